@@ -1,0 +1,5 @@
+"""placeholder; filled in below."""
+
+import click
+
+COMMANDS: list[click.Command] = []

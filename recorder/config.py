@@ -1,0 +1,127 @@
+"""One frozen `Settings`, built once at the CLI edge: flags > environment > TOML > defaults.
+
+This is the only module that reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from recorder.errors import ConfigError
+
+DEFAULT_UPSTREAM = "wss://api.smallest.ai/waves/v1/s2s"
+DEFAULT_PULSE = "https://api.smallest.ai/waves/v1/stt/"
+DEFAULT_HOME = "~/.local/share/recorder"
+
+_ENV = {
+    "home": "RECORDER_HOME",
+    "database_url": "RECORDER_DATABASE_URL",
+    "upstream_url": "RECORDER_UPSTREAM_URL",
+    "pulse_url": "RECORDER_PULSE_URL",
+    "api_key": "SMALLEST_API_KEY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path = Path(DEFAULT_HOME).expanduser()
+    database_url: str = ""
+    upstream_url: str = DEFAULT_UPSTREAM
+    pulse_url: str = DEFAULT_PULSE
+    api_key: str = field(default="", repr=False)
+    listen: str = "127.0.0.1:8765"
+    max_sessions: int = 100
+    drain_timeout_s: float = 30.0
+    open_timeout_s: float = 10.0
+    certfile: str = ""
+    keyfile: str = ""
+    upstream_ca_file: str = ""
+    upstream_insecure: bool = False
+    gap_threshold_ms: float = 250.0
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'recorder.db'}"
+
+    def listen_host_port(self) -> tuple[str, int]:
+        return parse_host_port(self.listen, "listen")
+
+
+def parse_host_port(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(key, "arguments", f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = kinds[name]
+    try:
+        if kind == "Path":
+            return Path(str(raw)).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            lowered = str(raw).strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(name, source, f"cannot use {raw!r} as {kind}") from exc
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build the settings; `overrides` are CLI flags (None values are ignored)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+
+    path = config_file or (Path(env["RECORDER_CONFIG"]) if env.get("RECORDER_CONFIG") else None)
+    if path is not None:
+        try:
+            table = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError("config", str(path), "file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("config", str(path), f"invalid TOML: {exc}") from exc
+        section = table.get("recorder", table)
+        for key, raw in section.items():
+            if key not in known:
+                raise ConfigError(key, str(path), f"unknown setting; known: {sorted(known)}")
+            values[key] = _coerce(key, raw, str(path))
+
+    for key, var in _ENV.items():
+        if env.get(var):
+            values[key] = _coerce(key, env[var], f"${var}")
+
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            if key not in known:
+                raise ConfigError(key, "arguments", "unknown setting")
+            values[key] = _coerce(key, raw, "arguments")
+
+    settings = dataclasses.replace(Settings(), **values)
+    if settings.max_sessions < 1:
+        raise ConfigError("max_sessions", "settings", "must be at least 1")
+    if settings.certfile and not settings.keyfile or settings.keyfile and not settings.certfile:
+        raise ConfigError("certfile", "settings", "--certfile and --keyfile go together")
+    return settings
