@@ -42,7 +42,6 @@ class Settings:
     certfile: str = ""
     keyfile: str = ""
     upstream_ca_file: str = ""
-    upstream_insecure: bool = False
     gap_threshold_ms: float = 250.0
     log_level: str = "INFO"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +19,6 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-def database_urls(tmp: Path) -> list[str]:
-    urls = [f"sqlite:///{tmp / 'recorder.db'}"]
-    pg = os.environ.get("RECORDER_TEST_DATABASE_URL")
-    if pg:
-        urls.append(pg)
-    return urls
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated-from-empty database on each engine available."""
@@ -35,4 +28,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     pg = os.environ.get("RECORDER_TEST_DATABASE_URL")
     if not pg:
         pytest.skip("RECORDER_TEST_DATABASE_URL not set")
-    yield pg
+    yield from _postgres_schema(pg)
+
+
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A private schema per test, so tests never see each other's rows or migrations."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

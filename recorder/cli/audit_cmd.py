@@ -1,5 +1,99 @@
-"""placeholder; filled in below."""
+"""Auditor commands: `recorder sessions` and `recorder show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from recorder.audit.queries import list_sessions, show_session
+from recorder.cli.options import build_settings, common_options
+from recorder.config import Settings
+from recorder.db.engine import make_engine, transaction, upgrade
+
+
+def _read(settings: Settings, fn: Any, *args: Any) -> Any:
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(engine) as session:
+            return fn(session, *args)
+    finally:
+        engine.dispose()
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1000:.2f}s"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--limit", type=int, default=None, help="Only the N most recent calls.")
+@common_options
+def sessions(as_json: bool, limit: int | None, config_file: Path | None, home: Path | None,
+             database_url: str | None, log_level: str | None) -> None:
+    """List recorded calls, most recent first."""
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    rows = _read(settings, list_sessions, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no calls recorded yet")
+        return
+    click.echo(f"{'ID':36}  {'STARTED':20}  {'DURATION':>9}  {'CLOSE':>5}  HYDRA SESSION")
+    for row in rows:
+        click.echo(
+            f"{row['id']:36}  {(row['started_at'] or '')[:19]:20}  {_ms(row['duration_ms']):>9}  "
+            f"{row['close_code'] or '-':>5}  {row['hydra_session_id'] or '-'}"
+        )
+
+
+def render_call(call: dict[str, Any]) -> str:
+    """The readable form of `show`: what an auditor wants on one screen."""
+    meta = ", ".join(f"{k}={v}" for k, v in sorted(call["metadata"].items())) or "-"
+    lines = [
+        f"call {call['id']}  (Hydra session {call['hydra_session_id'] or '-'})",
+        f"  started {call['started_at']}  ended {call['ended_at']}  duration {_ms(call['duration_ms'])}",
+        f"  model {call['model'] or '-'}  voice {call['voice'] or '-'}  tools {', '.join(call['tools']) or '-'}",
+        f"  closed by {call['close_side'] or '-'} with {call['close_code']} {call['close_reason'] or ''}".rstrip(),
+        f"  metadata {meta}",
+        f"  audio: caller {_ms(call['audio_ms']['caller'])}, agent received "
+        f"{_ms(call['audio_ms']['agent_received'])}, heard {_ms(call['audio_ms']['agent_heard'])}",
+        f"  usage: {call['usage']['input_tokens']} in / {call['usage']['output_tokens']} out / "
+        f"{call['usage']['total_tokens']} total tokens",
+        f"  responses ({len(call['responses'])}):",
+    ]
+    for r in call["responses"]:
+        outcome = r["status"] or "unfinished"
+        if r["reason"]:
+            outcome += f" ({r['reason']})"
+        latency = "" if r["latency_ms"] is None else f", latency {r['latency_ms']:.0f} ms"
+        lines.append(
+            f"    {r['id']:<24} {outcome:<24} heard {_ms(r['audio_ms_heard'])} of "
+            f"{_ms(r['audio_ms_received'])}, {r['usage']['total_tokens'] or 0} tokens{latency}"
+        )
+    lines.append(f"  tool calls ({len(call['tool_calls'])}):")
+    for t in call["tool_calls"]:
+        lines.append(f"    {t['name']}({t['arguments'] or ''}) -> {t['output'] or '(no output)'}")
+    lines.append(f"  errors ({len(call['errors'])}):")
+    for e in call["errors"]:
+        lines.append(f"    {e['code']}: {e['message']}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("session_key", metavar="SESSION")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def show(session_key: str, as_json: bool, config_file: Path | None, home: Path | None,
+         database_url: str | None, log_level: str | None) -> None:
+    """Show one call by recorder id or Hydra session id."""
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    call = _read(settings, show_session, session_key)
+    click.echo(json.dumps(call, indent=2) if as_json else render_call(call))
+
+
+COMMANDS: list[click.Command] = [sessions, show]

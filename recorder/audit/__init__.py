@@ -1,0 +1,1 @@
+"""Auditor-facing reads of the database and the archive."""

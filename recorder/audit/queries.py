@@ -1,0 +1,134 @@
+"""Read calls back as plain JSON-ready dicts. Functions take a `Session`; shells open it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from recorder.db.models import CallSession
+from recorder.errors import NotFound
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def session_row(call: CallSession) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "hydra_session_id": call.hydra_session_id,
+        "started_at": _iso(call.started_at),
+        "ended_at": _iso(call.ended_at),
+        "duration_ms": call.duration_ms,
+        "state": call.state,
+        "close_code": call.close_code,
+        "close_reason": call.close_reason,
+        "close_side": call.close_side,
+        "model": call.model,
+        "voice": call.voice,
+        "metadata": dict(call.call_metadata),
+    }
+
+
+def list_sessions(session: Session, limit: int | None = None) -> list[dict[str, Any]]:
+    query = select(CallSession).order_by(CallSession.started_at.desc(), CallSession.id)
+    if limit:
+        query = query.limit(limit)
+    return [session_row(call) for call in session.scalars(query)]
+
+
+def find_session(session: Session, key: str) -> CallSession:
+    """The call whose recorder id or Hydra session id is `key`."""
+    query = (
+        select(CallSession)
+        .where(or_(CallSession.id == key, CallSession.hydra_session_id == key))
+        .options(
+            selectinload(CallSession.responses),
+            selectinload(CallSession.tool_calls),
+            selectinload(CallSession.errors),
+        )
+    )
+    call = session.scalars(query).first()
+    if call is None:
+        raise NotFound("session", key)
+    return call
+
+
+def show_session(session: Session, key: str) -> dict[str, Any]:
+    call = find_session(session, key)
+    usage_totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    responses = []
+    for r in call.responses:
+        usage = {
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "total_tokens": r.total_tokens,
+        }
+        for name, value in usage.items():
+            usage_totals[name] += value or 0
+        responses.append(
+            {
+                "id": r.response_id,
+                "status": r.status,
+                "reason": r.reason,
+                "usage": usage,
+                "audio_ms_received": r.audio_ms_received,
+                "audio_ms_heard": r.audio_ms_heard,
+                "created_ms": r.created_ms,
+                "first_audio_ms": r.first_audio_ms,
+                "done_ms": r.done_ms,
+                "latency_ms": r.latency_ms,
+                "cut_ms": r.cut_ms,
+            }
+        )
+    return {
+        **session_row(call),
+        "upstream_status": call.upstream_status,
+        "path": call.path,
+        "query": call.query,
+        "tools": list(call.tools),
+        "warnings": list(call.warnings),
+        "frames": {
+            "c2s": call.frames_c2s,
+            "s2c": call.frames_s2c,
+            "unparsed": call.unparsed_frames,
+        },
+        "bytes": {"c2s": call.bytes_c2s, "s2c": call.bytes_s2c},
+        "audio_ms": {
+            "caller": call.caller_audio_ms,
+            "agent_received": call.agent_audio_ms_received,
+            "agent_heard": call.agent_audio_ms_heard,
+        },
+        "usage": usage_totals,
+        "responses": responses,
+        "tool_calls": [
+            {
+                "call_id": t.call_id,
+                "name": t.name,
+                "response_id": t.response_id,
+                "arguments": t.arguments,
+                "output": t.output,
+                "requested_ms": t.requested_ms,
+                "output_ms": t.output_ms,
+            }
+            for t in call.tool_calls
+        ],
+        "errors": [
+            {
+                "code": e.code,
+                "type": e.type,
+                "message": e.message,
+                "param": e.param,
+                "client_event_id": e.client_event_id,
+                "at_ms": e.at_ms,
+            }
+            for e in call.errors
+        ],
+    }

@@ -1,0 +1,35 @@
+"""Options shared by several commands, turned into one Settings at the CLI edge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from recorder import logs
+from recorder.config import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    func = click.option("--config", "config_file", type=click.Path(path_type=Path),
+                        help="TOML settings file (also $RECORDER_CONFIG).")(func)
+    func = click.option("--home", type=click.Path(path_type=Path),
+                        help="Data directory (also $RECORDER_HOME).")(func)
+    func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
+    func = click.option("--log-level", default=None,
+                        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))(func)
+    return func
+
+
+def build_settings(
+    config_file: Path | None, log_level: str | None = None, **flags: Any
+) -> Settings:
+    settings = load_settings(
+        overrides={**flags, "log_level": log_level}, config_file=config_file
+    )
+    logs.configure(settings.log_level)
+    return settings

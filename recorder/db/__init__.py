@@ -1,0 +1,1 @@
+"""The SQL database: typed models, engine set-up, migrations, writes and reads."""

@@ -1,0 +1,87 @@
+"""Engines and migrations. Only `db/` catches `sqlalchemy.exc.*`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.errors import ConfigError, DatabaseError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<invalid database URL>"
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise ConfigError("database_url", "settings", f"not a database URL: {error}") from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (exc.ArgumentError, ModuleNotFoundError) as error:
+        raise ConfigError("database_url", "settings", f"cannot use {safe_url(url)}: {error}") from error
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back on error, maps driver errors to ours."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    try:
+        with factory.begin() as session:
+            yield session
+    except exc.SQLAlchemyError as error:
+        raise DatabaseError(safe_url(str(engine.url)), _first_line(error)) from error
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def alembic_config(url: str) -> "object":
+    from alembic.config import Config
+
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise ConfigError("migrations", str(MIGRATIONS_DIR), "migrations directory not found")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision`; safe to run repeatedly."""
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
+    except exc.SQLAlchemyError as error:
+        raise DatabaseError(safe_url(url), _first_line(error)) from error
+    log.info("database %s is at %s", safe_url(url), revision)

@@ -1,0 +1,144 @@
+"""Typed SQLAlchemy 2 models of what crossed the wire.
+
+Rows are written once per call, at finalization, never on the forwarding path (DESIGN.md
+"Database"). Times inside a call are milliseconds since the proxy accepted the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+str_id = Annotated[str, mapped_column(String(64))]
+opt_str = Annotated[str | None, mapped_column(String(255))]
+opt_text = Annotated[str | None, mapped_column(Text)]
+opt_ms = Annotated[float | None, mapped_column(Float)]
+opt_int = Annotated[int | None, mapped_column(Integer)]
+timestamp = Annotated[dt.datetime, mapped_column(DateTime(timezone=True))]
+session_fk = Annotated[
+    str, mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CallSession(Base):
+    """One client connection through the proxy, i.e. one Hydra session."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str_id] = mapped_column(primary_key=True)
+    hydra_session_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    started_at: Mapped[timestamp] = mapped_column(index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[opt_ms]
+    state: Mapped[str] = mapped_column(String(32))
+    close_code: Mapped[opt_int]
+    close_reason: Mapped[opt_text]
+    close_side: Mapped[str | None] = mapped_column(String(16))
+    upstream_status: Mapped[opt_int]
+    model: Mapped[opt_str]
+    path: Mapped[opt_text]
+    query: Mapped[opt_text]
+    call_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    voice: Mapped[opt_str]
+    tools: Mapped[list[str]] = mapped_column(JSON)
+    warnings: Mapped[list[str]] = mapped_column(JSON)
+    frames_c2s: Mapped[int] = mapped_column(Integer)
+    frames_s2c: Mapped[int] = mapped_column(Integer)
+    unparsed_frames: Mapped[int] = mapped_column(Integer)
+    bytes_c2s: Mapped[int] = mapped_column(BigInteger)
+    bytes_s2c: Mapped[int] = mapped_column(BigInteger)
+    caller_audio_ms: Mapped[float] = mapped_column(Float)
+    agent_audio_ms_received: Mapped[float] = mapped_column(Float)
+    agent_audio_ms_heard: Mapped[float] = mapped_column(Float)
+
+    responses: Mapped[list[Response]] = relationship(
+        back_populates="session", order_by="Response.seq", cascade="all, delete-orphan"
+    )
+    tool_calls: Mapped[list[ToolCall]] = relationship(
+        back_populates="session", order_by="ToolCall.seq", cascade="all, delete-orphan"
+    )
+    errors: Mapped[list[CallError]] = relationship(
+        back_populates="session", order_by="CallError.seq", cascade="all, delete-orphan"
+    )
+
+
+class Response(Base):
+    """One agent turn (`response.created` … `response.done`)."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    response_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    created_ms: Mapped[opt_ms]
+    first_audio_ms: Mapped[opt_ms]
+    done_ms: Mapped[opt_ms]
+    input_tokens: Mapped[opt_int]
+    output_tokens: Mapped[opt_int]
+    total_tokens: Mapped[opt_int]
+    audio_ms_received: Mapped[float] = mapped_column(Float)
+    audio_ms_heard: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[opt_ms]
+    cut_ms: Mapped[opt_ms]
+
+    session: Mapped[CallSession] = relationship(back_populates="responses")
+
+
+class ToolCall(Base):
+    """A function call the model made and the output the client returned."""
+
+    __tablename__ = "tool_calls"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[opt_str]
+    response_id: Mapped[str | None] = mapped_column(String(128))
+    arguments: Mapped[opt_text]
+    output: Mapped[opt_text]
+    requested_ms: Mapped[opt_ms]
+    output_ms: Mapped[opt_ms]
+
+    session: Mapped[CallSession] = relationship(back_populates="tool_calls")
+
+
+class CallError(Base):
+    """An `error` event Hydra sent during the call."""
+
+    __tablename__ = "errors"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    code: Mapped[opt_str]
+    type: Mapped[opt_str]
+    message: Mapped[opt_text]
+    param: Mapped[opt_str]
+    client_event_id: Mapped[opt_str]
+    at_ms: Mapped[float] = mapped_column(Float)
+
+    session: Mapped[CallSession] = relationship(back_populates="errors")
