@@ -1,0 +1,372 @@
+"""Typed values for every Hydra event (reference/hydra-protocol.md §4, §5, §6).
+
+Every server field is optional on the wire (§0), so every field here except the decoded audio
+may be ``None``. Events are frozen, slotted dataclasses; their repr never shows a payload: audio
+prints its byte and sample count, and confidential text (instructions, tool arguments, tool
+output, error messages, tool descriptions) prints its length only (§14.5).
+
+A frame that is not a JSON object with a string ``type`` becomes ``Unparsed(raw_len, reason)``;
+a well-formed frame whose type is not one Hydra documents for that direction becomes
+``Unknown(type)``. Neither is an exception: the proxy forwards such frames unchanged.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from recorder.units import AGENT_RATE, BYTES_PER_SAMPLE, CALLER_RATE, Hz
+
+
+class Direction(enum.StrEnum):
+    """Which way a frame travelled through the proxy."""
+
+    C2S = "c2s"  # client -> Hydra (caller)
+    S2C = "s2c"  # Hydra -> client (agent)
+
+
+def _secret(default: Any = None) -> Any:
+    """A field whose value must never appear in a repr (only its length does)."""
+    return field(default=default, metadata={"secret": True})
+
+
+class _SafeRepr:
+    """repr that shows sizes instead of payloads for fields marked secret or named ``pcm``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        parts: list[str] = []
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name == "pcm" and isinstance(value, bytes):
+                parts.append(f"pcm=<{len(value)} bytes, {len(value) // BYTES_PER_SAMPLE} samples>")
+            elif f.metadata.get("secret") and value is not None:
+                unit = "bytes" if isinstance(value, bytes) else "chars"
+                parts.append(f"{f.name}=<{len(value)} {unit}>")
+            else:
+                parts.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_event = dataclass(frozen=True, slots=True, repr=False)
+
+
+# --- shared shapes (§4.1 Tool, §5.14 usage, §6 ConversationItem) ---------------------------
+
+
+@_event
+class Tool(_SafeRepr):
+    name: str | None = None
+    type: str | None = None
+    description: str | None = _secret()
+
+
+@_event
+class Usage(_SafeRepr):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@_event
+class ConversationItem(_SafeRepr):
+    """§6. ``content_types`` keeps only the part types: Hydra never sends text for audio parts."""
+
+    id: str | None = None
+    type: str | None = None
+    role: str | None = None
+    status: str | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = _secret()
+    output: str | None = _secret()
+    content_types: tuple[str, ...] | None = None
+
+
+# --- client -> server (§4) -------------------------------------------------------------------
+
+
+@_event
+class SessionConfigure(_SafeRepr):
+    TYPE: ClassVar[str] = "session.configure"
+    event_id: str | None = None
+    instructions: str | None = _secret()
+    voice: str | None = None
+    tools: tuple[Tool, ...] | None = None
+    generate_initial_response: bool | None = None
+
+
+@_event
+class SessionUpdate(_SafeRepr):
+    TYPE: ClassVar[str] = "session.update"
+    event_id: str | None = None
+    tools: tuple[Tool, ...] | None = None
+
+
+@_event
+class InputAudioAppend(_SafeRepr):
+    """§4.3: caller audio, decoded from base64 to PCM16 LE mono at 16 kHz."""
+
+    TYPE: ClassVar[str] = "input_audio_buffer.append"
+    SAMPLE_RATE: ClassVar[Hz] = CALLER_RATE
+    pcm: bytes = b""
+    event_id: str | None = None
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // BYTES_PER_SAMPLE
+
+
+@_event
+class ConversationItemCreate(_SafeRepr):
+    TYPE: ClassVar[str] = "conversation.item.create"
+    event_id: str | None = None
+    item: ConversationItem | None = None
+
+
+@_event
+class ResponseCreate(_SafeRepr):
+    TYPE: ClassVar[str] = "response.create"
+    event_id: str | None = None
+
+
+@_event
+class ResponseCancel(_SafeRepr):
+    TYPE: ClassVar[str] = "response.cancel"
+    event_id: str | None = None
+    response_id: str | None = None
+
+
+# --- server -> client (§5) -------------------------------------------------------------------
+
+
+@_event
+class ServerWarning(_SafeRepr):
+    """§5.1: sent before session.created on the deprecated tag; its layout is unconfirmed."""
+
+    TYPE: ClassVar[str] = "warning"
+    event_id: str | None = None
+    code: str | None = None
+    message: str | None = _secret()
+
+
+@_event
+class SessionCreated(_SafeRepr):
+    TYPE: ClassVar[str] = "session.created"
+    event_id: str | None = None
+    session_id: str | None = None
+
+
+@_event
+class SessionConfigured(_SafeRepr):
+    TYPE: ClassVar[str] = "session.configured"
+    event_id: str | None = None
+    instructions: str | None = _secret()
+    voice: str | None = None
+    tools: tuple[Tool, ...] | None = None
+    generate_initial_response: bool | None = None
+
+
+@_event
+class SessionUpdated(_SafeRepr):
+    TYPE: ClassVar[str] = "session.updated"
+    event_id: str | None = None
+    tools: tuple[Tool, ...] | None = None
+
+
+@_event
+class SpeechStarted(_SafeRepr):
+    TYPE: ClassVar[str] = "input_audio_buffer.speech_started"
+    event_id: str | None = None
+    audio_start_ms: int | None = None
+    item_id: str | None = None
+
+
+@_event
+class SpeechStopped(_SafeRepr):
+    TYPE: ClassVar[str] = "input_audio_buffer.speech_stopped"
+    event_id: str | None = None
+    audio_end_ms: int | None = None
+    item_id: str | None = None
+
+
+@_event
+class ConversationItemAdded(_SafeRepr):
+    TYPE: ClassVar[str] = "conversation.item.added"
+    event_id: str | None = None
+    previous_item_id: str | None = None
+    item: ConversationItem | None = None
+
+
+@_event
+class ConversationItemDone(_SafeRepr):
+    TYPE: ClassVar[str] = "conversation.item.done"
+    event_id: str | None = None
+    previous_item_id: str | None = None
+    item: ConversationItem | None = None
+
+
+@_event
+class ResponseCreated(_SafeRepr):
+    TYPE: ClassVar[str] = "response.created"
+    event_id: str | None = None
+    response_id: str | None = None
+
+
+@_event
+class OutputAudioDelta(_SafeRepr):
+    """§5.10: agent audio, decoded from base64 to PCM16 LE mono at 48 kHz."""
+
+    TYPE: ClassVar[str] = "response.output_audio.delta"
+    SAMPLE_RATE: ClassVar[Hz] = AGENT_RATE
+    pcm: bytes = b""
+    event_id: str | None = None
+    response_id: str | None = None
+    item_id: str | None = None
+    output_index: int | None = None
+    content_index: int | None = None
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // BYTES_PER_SAMPLE
+
+
+@_event
+class OutputAudioDone(_SafeRepr):
+    TYPE: ClassVar[str] = "response.output_audio.done"
+    event_id: str | None = None
+    response_id: str | None = None
+    item_id: str | None = None
+    output_index: int | None = None
+    content_index: int | None = None
+
+
+@_event
+class FunctionCallArgumentsDelta(_SafeRepr):
+    TYPE: ClassVar[str] = "response.function_call_arguments.delta"
+    event_id: str | None = None
+    response_id: str | None = None
+    call_id: str | None = None
+    name: str | None = None
+    delta: str | None = _secret()
+
+
+@_event
+class FunctionCallArgumentsDone(_SafeRepr):
+    TYPE: ClassVar[str] = "response.function_call_arguments.done"
+    event_id: str | None = None
+    response_id: str | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = _secret()
+
+
+@_event
+class ResponseDone(_SafeRepr):
+    """§5.14. ``reason`` is ``status_details.reason``; ``error_*`` come from ``status_details.error``."""
+
+    TYPE: ClassVar[str] = "response.done"
+    event_id: str | None = None
+    response_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    status_type: str | None = None
+    error_code: str | None = None
+    error_type: str | None = None
+    output: tuple[ConversationItem, ...] | None = None
+    usage: Usage | None = None
+
+
+@_event
+class ServerError(_SafeRepr):
+    """§5.15. ``client_event_id`` is ``error.event_id``: the client frame that caused it."""
+
+    TYPE: ClassVar[str] = "error"
+    event_id: str | None = None
+    type: str | None = None
+    code: str | None = None
+    message: str | None = _secret()
+    param: str | None = None
+    client_event_id: str | None = None
+
+
+# --- frames that are not (known) Hydra events --------------------------------------------------
+
+
+@_event
+class Unparsed(_SafeRepr):
+    """A frame that could not be read as a Hydra event; ``reason`` never quotes the payload.
+
+    ``raw_len`` is the length as received: characters for a text frame, bytes for a binary one.
+    ``type`` and ``event_id`` are kept when the frame got far enough to show them (for example
+    an ``input_audio_buffer.append`` whose audio is not base64).
+    """
+
+    raw_len: int
+    reason: str
+    type: str | None = None
+    event_id: str | None = None
+
+
+@_event
+class Unknown(_SafeRepr):
+    """A JSON object with a ``type`` Hydra does not document for this direction."""
+
+    type: str
+    event_id: str | None = None
+
+
+ClientEvent = (
+    SessionConfigure
+    | SessionUpdate
+    | InputAudioAppend
+    | ConversationItemCreate
+    | ResponseCreate
+    | ResponseCancel
+)
+ServerEvent = (
+    ServerWarning
+    | SessionCreated
+    | SessionConfigured
+    | SessionUpdated
+    | SpeechStarted
+    | SpeechStopped
+    | ConversationItemAdded
+    | ConversationItemDone
+    | ResponseCreated
+    | OutputAudioDelta
+    | OutputAudioDone
+    | FunctionCallArgumentsDelta
+    | FunctionCallArgumentsDone
+    | ResponseDone
+    | ServerError
+)
+Event = ClientEvent | ServerEvent | Unparsed | Unknown
+
+CLIENT_EVENTS: tuple[type[Any], ...] = (
+    SessionConfigure,
+    SessionUpdate,
+    InputAudioAppend,
+    ConversationItemCreate,
+    ResponseCreate,
+    ResponseCancel,
+)
+SERVER_EVENTS: tuple[type[Any], ...] = (
+    ServerWarning,
+    SessionCreated,
+    SessionConfigured,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    ConversationItemAdded,
+    ConversationItemDone,
+    ResponseCreated,
+    OutputAudioDelta,
+    OutputAudioDone,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    ResponseDone,
+    ServerError,
+)
