@@ -1,5 +1,67 @@
-"""placeholder; filled in below."""
+"""`recorder proxy`: the main job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from recorder.cli.options import build_settings, common_options
+from recorder.config import Settings
+from recorder.db.engine import make_engine, safe_url, upgrade
+
+log = logging.getLogger(__name__)
+
+
+async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then drain."""
+    from recorder.proxy.finalize import database_finalizer
+    from recorder.proxy.server import ProxyServer
+
+    url = settings.effective_database_url
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    server = ProxyServer(settings, database_finalizer(engine))
+    await server.start()
+    scheme = "wss" if settings.certfile else "ws"
+    log.info(
+        "recorder proxy on %s://%s:%d -> %s (database %s, limit %d calls)",
+        scheme, settings.listen_host_port()[0], server.port, settings.upstream_url,
+        safe_url(url), settings.max_sessions,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+        await server.drain()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        engine.dispose()
+    log.info("recorder proxy stopped")
+
+
+@click.command()
+@click.option("--listen", help="HOST:PORT to accept clients on [127.0.0.1:8765].")
+@click.option("--upstream", "upstream_url", help="Hydra endpoint (also $RECORDER_UPSTREAM_URL).")
+@click.option("--max-sessions", type=int, help="Concurrent calls before server_full + 1013.")
+@click.option("--drain-timeout", "drain_timeout_s", type=float,
+              help="Seconds calls may run on after SIGTERM before they are closed with 1001.")
+@click.option("--certfile", help="Serve wss:// with this certificate chain (PEM).")
+@click.option("--keyfile", help="Private key for --certfile (PEM).")
+@click.option("--upstream-ca-file", help="CA bundle to verify the upstream's TLS certificate.")
+@common_options
+def proxy(config_file: Path | None, log_level: str | None, **flags: object) -> None:
+    """Run the transparent recording proxy in front of Hydra."""
+    settings = build_settings(config_file, log_level, **flags)
+    asyncio.run(run_proxy(settings))
+
+
+COMMANDS: list[click.Command] = [proxy]

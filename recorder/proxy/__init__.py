@@ -1,0 +1,1 @@
+"""The transparent WebSocket proxy: the asyncio shell around capture."""

@@ -1,0 +1,119 @@
+"""The two pumps of one call: forward first, then tee; propagate closes both ways.
+
+Every message is handed to the other side before the tee sees it, and the tee is synchronous
+(capture is pure), so nothing on the forwarding path awaits disk or database. A failing tee is
+logged once and recorded; it never stops forwarding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from websockets.asyncio.connection import Connection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import EXTERNAL_CLOSE_CODES, CloseCode
+
+from recorder.capture.records import Direction
+
+log = logging.getLogger(__name__)
+
+Tee = Callable[[Direction, "str | bytes", int], None]
+
+ABNORMAL = CloseCode.ABNORMAL_CLOSURE  # 1006: no close frame was received
+
+
+def forwardable(code: int | None, reason: str, *, lost: int) -> tuple[int | None, str]:
+    """The close to send on the other leg for a close observed on one leg.
+
+    `lost` is what an abnormal loss becomes: 1011 towards the client, 1001 towards Hydra.
+    `None` sends a close frame without a status, mirroring a peer that sent none (1005).
+    """
+    if code == CloseCode.NO_STATUS_RCVD:
+        return None, ""
+    if code is None or code == ABNORMAL:
+        return lost, ""
+    if code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000:
+        return code, reason
+    return lost, reason
+
+
+@dataclass(slots=True)
+class RelayResult:
+    close_code: int | None = None
+    close_reason: str = ""
+    close_side: str | None = None  # "client" or "upstream": who closed first
+    bytes_c2s: int = 0
+    bytes_s2c: int = 0
+    tee_failures: int = 0
+
+
+class Relay:
+    def __init__(
+        self,
+        client: Connection,
+        upstream: Connection,
+        tee: Tee,
+        origin_ns: int,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._client = client
+        self._upstream = upstream
+        self._tee = tee
+        self._origin = origin_ns
+        self._clock = clock
+        self.result = RelayResult()
+
+    async def run(self) -> RelayResult:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._pump(self._client, self._upstream, Direction.C2S))
+            tasks.create_task(self._pump(self._upstream, self._client, Direction.S2C))
+        return self.result
+
+    async def close_both(self, code: int, reason: str) -> None:
+        """Operator-initiated end of the call (drain timeout): close both legs."""
+        if self.result.close_side is None:
+            self.result.close_side = "proxy"
+            self.result.close_code = code
+            self.result.close_reason = reason
+        await asyncio.gather(
+            self._client.close(code, reason), self._upstream.close(code, reason)
+        )
+
+    async def _pump(self, src: Connection, dst: Connection, direction: Direction) -> None:
+        counter = "bytes_c2s" if direction is Direction.C2S else "bytes_s2c"
+        try:
+            async for message in src:
+                arrival = self._clock() - self._origin
+                try:
+                    await dst.send(message)
+                except ConnectionClosed:
+                    break  # dst's own pump sees the close and propagates it
+                setattr(self.result, counter, getattr(self.result, counter) + len(message))
+                self._safe_tee(direction, message, arrival)
+        except ConnectionClosed:
+            pass  # abnormal close of src: handled below like any close
+        await self._propagate(src, dst, direction)
+
+    def _safe_tee(self, direction: Direction, message: str | bytes, arrival: int) -> None:
+        try:
+            self._tee(direction, message, arrival)
+        except Exception:  # the recording must never break the call
+            self.result.tee_failures += 1
+            if self.result.tee_failures == 1:
+                log.exception("recording failed for a %s frame; forwarding continues", direction)
+
+    async def _propagate(self, src: Connection, dst: Connection, direction: Direction) -> None:
+        if src.close_code is None:  # src still open: we stopped because dst went away
+            return
+        from_client = direction is Direction.C2S
+        if self.result.close_side is None:
+            self.result.close_side = "client" if from_client else "upstream"
+            self.result.close_code = src.close_code
+            self.result.close_reason = src.close_reason or ""
+        lost = CloseCode.GOING_AWAY if from_client else CloseCode.INTERNAL_ERROR
+        code, reason = forwardable(src.close_code, src.close_reason or "", lost=lost)
+        await dst.close(code, reason)  # type: ignore[arg-type]

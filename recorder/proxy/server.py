@@ -1,0 +1,256 @@
+"""The proxy server: handshake mirroring, capacity, drain, and finalization of each call.
+
+reference/hydra-protocol.md §14.6 and DESIGN.md "Transparency contract". The upstream
+connection is opened inside `process_request`, i.e. during the client's handshake, so a
+refusal reaches the client as the same HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http
+import json
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from recorder.capture.session import CaptureSession
+from recorder.config import Settings
+from recorder.db.write import CallMeta
+from recorder.proxy.handshake import (
+    REFUSAL_HEADERS,
+    UpstreamRequest,
+    plan_upstream,
+    server_full_frame,
+    validate_upstream,
+)
+from recorder.proxy.relay import Relay
+from recorder.scrub import scrub_text
+
+log = logging.getLogger(__name__)
+
+Finalizer = Callable[[CallMeta, CaptureSession], None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    plan: UpstreamRequest
+    upstream: ClientConnection
+    status: int
+    origin_ns: int
+    started_at: dt.datetime
+
+
+@dataclass(slots=True)
+class ProxyStats:
+    accepted: int = 0
+    refused_upstream: int = 0
+    unreachable: int = 0
+    over_capacity: int = 0
+    finalize_failures: int = 0
+    relays: dict[str, Relay] = field(default_factory=dict)
+
+
+def _http_response(status: int, body: bytes, headers: Headers | None = None) -> Response:
+    out = Headers()
+    for name, value in (headers or Headers()).raw_items():
+        if name.lower() in REFUSAL_HEADERS:
+            out[name] = value
+    if "Content-Type" not in out:
+        out["Content-Type"] = "text/plain; charset=utf-8"
+    out["Content-Length"] = str(len(body))
+    out["Connection"] = "close"
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Upstream Status"
+    return Response(status, phrase, out, body)
+
+
+class ProxyServer:
+    """Owns the listening socket and every call's relay."""
+
+    def __init__(self, settings: Settings, finalize: Finalizer) -> None:
+        self.settings = settings
+        self._upstream_base = validate_upstream(settings.upstream_url)
+        self._finalize = finalize
+        self._pending: dict[ServerConnection, _Pending] = {}
+        self._full: set[ServerConnection] = set()
+        self._draining = False
+        self._server: Server | None = None
+        self.stats = ProxyStats()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self.stats.relays)
+
+    async def start(self) -> Server:
+        host, port = self.settings.listen_host_port()
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            ssl=self._server_tls(),
+            max_size=None,
+            max_queue=64,
+            ping_interval=None,
+            compression="deflate",
+            server_header=None,
+        )
+        return self._server
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _server_tls(self) -> ssl.SSLContext | None:
+        if not self.settings.certfile:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.settings.certfile, self.settings.keyfile)
+        return context
+
+    def _upstream_tls(self) -> ssl.SSLContext | None:
+        if not self._upstream_base.startswith("wss:"):
+            return None
+        return ssl.create_default_context(cafile=self.settings.upstream_ca_file or None)
+
+    # -- handshake ---------------------------------------------------------------------------
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if request.path.split("?")[0] == "/healthz" and "Upgrade" not in request.headers:
+            body = json.dumps(
+                {"status": "draining" if self._draining else "ok", "active_calls": self.active_calls}
+            ).encode()
+            return _http_response(200, body, Headers({"Content-Type": "application/json"}))
+        if self._draining:
+            return _http_response(503, b"recorder is shutting down; retry on another instance\n")
+        if self.active_calls + len(self._pending) >= self.settings.max_sessions:
+            self._full.add(connection)  # answered like Hydra: upgrade, server_full, 1013
+            return None
+        plan = plan_upstream(self._upstream_base, request.path, request.headers.raw_items())
+        try:
+            upstream = await connect(
+                plan.url,
+                additional_headers=list(plan.headers),
+                user_agent_header=plan.user_agent,
+                subprotocols=list(plan.subprotocols) or None,  # type: ignore[arg-type]
+                compression="deflate" if plan.compression else None,
+                ssl=self._upstream_tls(),
+                open_timeout=self.settings.open_timeout_s,
+                max_size=None,
+                max_queue=64,
+                ping_interval=None,
+                close_timeout=5,
+            )
+        except InvalidStatus as exc:
+            self.stats.refused_upstream += 1
+            refused = exc.response
+            log.info("upstream refused %s with HTTP %d", plan.path, refused.status_code)
+            return _http_response(refused.status_code, refused.body or b"", refused.headers)
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            self.stats.unreachable += 1
+            reason = scrub_text(str(exc) or type(exc).__name__)
+            log.warning("upstream unreachable for %s: %s", plan.path, reason)
+            return _http_response(502, b"recorder: upstream unreachable\n")
+        self._pending[connection] = _Pending(
+            plan=plan,
+            upstream=upstream,
+            status=upstream.response.status_code if upstream.response else 101,
+            origin_ns=time.monotonic_ns(),
+            started_at=dt.datetime.now(dt.timezone.utc),
+        )
+        return None
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: object
+    ) -> str | None:
+        pending = self._pending.get(connection)
+        return pending.upstream.subprotocol if pending else None
+
+    # -- call --------------------------------------------------------------------------------
+
+    async def _handle(self, client: ServerConnection) -> None:
+        if client in self._full:
+            self._full.discard(client)
+            self.stats.over_capacity += 1
+            await client.send(server_full_frame(f"rec_{uuid.uuid4().hex[:16]}"))
+            await client.close(CloseCode.TRY_AGAIN_LATER, "server_full")
+            log.warning("refused a call: %d calls active (limit)", self.active_calls)
+            return
+        pending = self._pending.pop(client)
+        call_id = str(uuid.uuid4())
+        capture = CaptureSession(gap_threshold_ms=self.settings.gap_threshold_ms)
+        relay = Relay(client, pending.upstream, capture.observe, pending.origin_ns)
+        self.stats.relays[call_id] = relay
+        self.stats.accepted += 1
+        log.info("call %s opened: path=%s query=%s", call_id, pending.plan.path, pending.plan.scrubbed_query)
+        try:
+            result = await relay.run()
+        finally:
+            del self.stats.relays[call_id]
+            await pending.upstream.close()
+        ended = dt.datetime.now(dt.timezone.utc)
+        duration_ms = (time.monotonic_ns() - pending.origin_ns) / 1e6
+        meta = CallMeta(
+            id=call_id,
+            started_at=pending.started_at,
+            ended_at=ended,
+            duration_ms=duration_ms,
+            state="complete" if result.tee_failures == 0 else "incomplete",
+            close_code=result.close_code,
+            close_reason=result.close_reason,
+            close_side=result.close_side,
+            upstream_status=pending.status,
+            model=pending.plan.model,
+            path=pending.plan.path,
+            query=pending.plan.scrubbed_query,
+            metadata=pending.plan.metadata,
+            bytes_c2s=result.bytes_c2s,
+            bytes_s2c=result.bytes_s2c,
+        )
+        log.info(
+            "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d",
+            call_id, result.close_side, result.close_code, duration_ms,
+            result.bytes_c2s, result.bytes_s2c,
+        )
+        try:
+            await asyncio.to_thread(self._finalize, meta, capture)
+        except Exception:
+            self.stats.finalize_failures += 1
+            log.exception("call %s: could not store the call record", call_id)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Stop accepting, let calls finish up to the timeout, then close them with 1001."""
+        assert self._server is not None
+        self._draining = True
+        timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        log.info("draining: %d calls active, up to %.0fs", self.active_calls, timeout)
+        self._server.close(close_connections=False)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._server.wait_closed()), timeout)
+        except TimeoutError:
+            relays = list(self.stats.relays.values())
+            log.warning("drain timeout: closing %d calls with 1001", len(relays))
+            await asyncio.gather(
+                *(r.close_both(CloseCode.GOING_AWAY, "recorder shutting down") for r in relays)
+            )
+            await self._server.wait_closed()
