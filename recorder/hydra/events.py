@@ -26,12 +26,12 @@ class Direction(enum.StrEnum):
     S2C = "s2c"  # Hydra -> client (agent)
 
 
-def _secret(default: Any = None) -> Any:
+def secret_field(default: Any = None) -> Any:
     """A field whose value must never appear in a repr (only its length does)."""
     return field(default=default, metadata={"secret": True})
 
 
-class _SafeRepr:
+class SafeRepr:
     """repr that shows sizes instead of payloads for fields marked secret or named ``pcm``."""
 
     __slots__ = ()
@@ -57,21 +57,21 @@ _event = dataclass(frozen=True, slots=True, repr=False)
 
 
 @_event
-class Tool(_SafeRepr):
+class Tool(SafeRepr):
     name: str | None = None
     type: str | None = None
-    description: str | None = _secret()
+    description: str | None = secret_field()
 
 
 @_event
-class Usage(_SafeRepr):
+class Usage(SafeRepr):
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
 
 
 @_event
-class ConversationItem(_SafeRepr):
+class ConversationItem(SafeRepr):
     """§6. ``content_types`` keeps only the part types: Hydra never sends text for audio parts."""
 
     id: str | None = None
@@ -80,8 +80,8 @@ class ConversationItem(_SafeRepr):
     status: str | None = None
     call_id: str | None = None
     name: str | None = None
-    arguments: str | None = _secret()
-    output: str | None = _secret()
+    arguments: str | None = secret_field()
+    output: str | None = secret_field()
     content_types: tuple[str, ...] | None = None
 
 
@@ -89,24 +89,24 @@ class ConversationItem(_SafeRepr):
 
 
 @_event
-class SessionConfigure(_SafeRepr):
+class SessionConfigure(SafeRepr):
     TYPE: ClassVar[str] = "session.configure"
     event_id: str | None = None
-    instructions: str | None = _secret()
+    instructions: str | None = secret_field()
     voice: str | None = None
     tools: tuple[Tool, ...] | None = None
     generate_initial_response: bool | None = None
 
 
 @_event
-class SessionUpdate(_SafeRepr):
+class SessionUpdate(SafeRepr):
     TYPE: ClassVar[str] = "session.update"
     event_id: str | None = None
     tools: tuple[Tool, ...] | None = None
 
 
 @_event
-class InputAudioAppend(_SafeRepr):
+class InputAudioAppend(SafeRepr):
     """§4.3: caller audio, decoded from base64 to PCM16 LE mono at 16 kHz."""
 
     TYPE: ClassVar[str] = "input_audio_buffer.append"
@@ -120,20 +120,20 @@ class InputAudioAppend(_SafeRepr):
 
 
 @_event
-class ConversationItemCreate(_SafeRepr):
+class ConversationItemCreate(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.create"
     event_id: str | None = None
     item: ConversationItem | None = None
 
 
 @_event
-class ResponseCreate(_SafeRepr):
+class ResponseCreate(SafeRepr):
     TYPE: ClassVar[str] = "response.create"
     event_id: str | None = None
 
 
 @_event
-class ResponseCancel(_SafeRepr):
+class ResponseCancel(SafeRepr):
     TYPE: ClassVar[str] = "response.cancel"
     event_id: str | None = None
     response_id: str | None = None
@@ -143,41 +143,41 @@ class ResponseCancel(_SafeRepr):
 
 
 @_event
-class ServerWarning(_SafeRepr):
+class ServerWarning(SafeRepr):
     """§5.1: sent before session.created on the deprecated tag; its layout is unconfirmed."""
 
     TYPE: ClassVar[str] = "warning"
     event_id: str | None = None
     code: str | None = None
-    message: str | None = _secret()
+    message: str | None = secret_field()
 
 
 @_event
-class SessionCreated(_SafeRepr):
+class SessionCreated(SafeRepr):
     TYPE: ClassVar[str] = "session.created"
     event_id: str | None = None
     session_id: str | None = None
 
 
 @_event
-class SessionConfigured(_SafeRepr):
+class SessionConfigured(SafeRepr):
     TYPE: ClassVar[str] = "session.configured"
     event_id: str | None = None
-    instructions: str | None = _secret()
+    instructions: str | None = secret_field()
     voice: str | None = None
     tools: tuple[Tool, ...] | None = None
     generate_initial_response: bool | None = None
 
 
 @_event
-class SessionUpdated(_SafeRepr):
+class SessionUpdated(SafeRepr):
     TYPE: ClassVar[str] = "session.updated"
     event_id: str | None = None
     tools: tuple[Tool, ...] | None = None
 
 
 @_event
-class SpeechStarted(_SafeRepr):
+class SpeechStarted(SafeRepr):
     TYPE: ClassVar[str] = "input_audio_buffer.speech_started"
     event_id: str | None = None
     audio_start_ms: int | None = None
@@ -185,7 +185,7 @@ class SpeechStarted(_SafeRepr):
 
 
 @_event
-class SpeechStopped(_SafeRepr):
+class SpeechStopped(SafeRepr):
     TYPE: ClassVar[str] = "input_audio_buffer.speech_stopped"
     event_id: str | None = None
     audio_end_ms: int | None = None
@@ -193,7 +193,7 @@ class SpeechStopped(_SafeRepr):
 
 
 @_event
-class ConversationItemAdded(_SafeRepr):
+class ConversationItemAdded(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.added"
     event_id: str | None = None
     previous_item_id: str | None = None
@@ -201,7 +201,7 @@ class ConversationItemAdded(_SafeRepr):
 
 
 @_event
-class ConversationItemDone(_SafeRepr):
+class ConversationItemDone(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.done"
     event_id: str | None = None
     previous_item_id: str | None = None
@@ -209,14 +209,14 @@ class ConversationItemDone(_SafeRepr):
 
 
 @_event
-class ResponseCreated(_SafeRepr):
+class ResponseCreated(SafeRepr):
     TYPE: ClassVar[str] = "response.created"
     event_id: str | None = None
     response_id: str | None = None
 
 
 @_event
-class OutputAudioDelta(_SafeRepr):
+class OutputAudioDelta(SafeRepr):
     """§5.10: agent audio, decoded from base64 to PCM16 LE mono at 48 kHz."""
 
     TYPE: ClassVar[str] = "response.output_audio.delta"
@@ -234,7 +234,7 @@ class OutputAudioDelta(_SafeRepr):
 
 
 @_event
-class OutputAudioDone(_SafeRepr):
+class OutputAudioDone(SafeRepr):
     TYPE: ClassVar[str] = "response.output_audio.done"
     event_id: str | None = None
     response_id: str | None = None
@@ -244,27 +244,27 @@ class OutputAudioDone(_SafeRepr):
 
 
 @_event
-class FunctionCallArgumentsDelta(_SafeRepr):
+class FunctionCallArgumentsDelta(SafeRepr):
     TYPE: ClassVar[str] = "response.function_call_arguments.delta"
     event_id: str | None = None
     response_id: str | None = None
     call_id: str | None = None
     name: str | None = None
-    delta: str | None = _secret()
+    delta: str | None = secret_field()
 
 
 @_event
-class FunctionCallArgumentsDone(_SafeRepr):
+class FunctionCallArgumentsDone(SafeRepr):
     TYPE: ClassVar[str] = "response.function_call_arguments.done"
     event_id: str | None = None
     response_id: str | None = None
     call_id: str | None = None
     name: str | None = None
-    arguments: str | None = _secret()
+    arguments: str | None = secret_field()
 
 
 @_event
-class ResponseDone(_SafeRepr):
+class ResponseDone(SafeRepr):
     """§5.14. ``reason`` is ``status_details.reason``; ``error_*`` come from ``status_details.error``."""
 
     TYPE: ClassVar[str] = "response.done"
@@ -280,14 +280,14 @@ class ResponseDone(_SafeRepr):
 
 
 @_event
-class ServerError(_SafeRepr):
+class ServerError(SafeRepr):
     """§5.15. ``client_event_id`` is ``error.event_id``: the client frame that caused it."""
 
     TYPE: ClassVar[str] = "error"
     event_id: str | None = None
     type: str | None = None
     code: str | None = None
-    message: str | None = _secret()
+    message: str | None = secret_field()
     param: str | None = None
     client_event_id: str | None = None
 
@@ -296,7 +296,7 @@ class ServerError(_SafeRepr):
 
 
 @_event
-class Unparsed(_SafeRepr):
+class Unparsed(SafeRepr):
     """A frame that could not be read as a Hydra event; ``reason`` never quotes the payload.
 
     ``raw_len`` is the length as received: characters for a text frame, bytes for a binary one.
@@ -311,7 +311,7 @@ class Unparsed(_SafeRepr):
 
 
 @_event
-class Unknown(_SafeRepr):
+class Unknown(SafeRepr):
     """A JSON object with a ``type`` Hydra does not document for this direction."""
 
     type: str
