@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -194,7 +194,8 @@ class _ServerClosed(Exception):
 
 
 def _with_key(url: str, api_key: str | None) -> str:
-    if not api_key:
+    """`url` with `api_key` in its query, unless it has one already."""
+    if not api_key or "api_key" in parse_qs(urlsplit(url).query):
         return url
     sep = "&" if urlsplit(url).query else ("" if url.endswith("?") else "?")
     return f"{url}{sep}api_key={quote(api_key, safe='')}"

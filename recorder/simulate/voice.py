@@ -127,10 +127,15 @@ class EnergyVad:
         self._voiced_blocks = 0
         self._last_voiced_end = 0
         self.in_speech = False
-        self.samples = 0
+        self._bytes = 0
+
+    @property
+    def samples(self) -> int:
+        """Whole samples fed so far."""
+        return self._bytes // BYTES_PER_SAMPLE
 
     def feed(self, pcm: bytes) -> list[VadEvent]:
-        self.samples += len(pcm) // BYTES_PER_SAMPLE
+        self._bytes += len(pcm)
         data = self._pending + pcm
         whole = len(data) - len(data) % _BLOCK_BYTES
         self._pending = data[whole:]
