@@ -321,7 +321,7 @@ class AgentTrack:
             k = self._heard_prefix(d, position)
             new_len = d.origin + (d.index + k) * self.rate // AGENT_RATE - d.start
             self._add_unplayed(
-                seq, d.response_id, d.start + new_len, d.length - new_len, k, d.src - k, position, trigger
+                d.seq, d.response_id, d.start + new_len, d.length - new_len, k, d.src - k, position, trigger
             )
             cut_len[d.response_id] = cut_len.get(d.response_id, 0) + d.length - new_len
             d.heard_src, d.heard_len = k, new_len
