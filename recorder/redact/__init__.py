@@ -1,0 +1,26 @@
+"""PII redaction for spoken call transcripts: text, conversations, STT words, audio and JSON.
+
+Public API (what the transcription job calls)::
+
+    redact_text(text, channel=None) -> Redaction
+    redact_conversation(turns) -> list[Redaction]
+    redact_words(words) -> WordRedaction
+    bleep_pcm(pcm, rate, spans_ms, mode="tone", pad_ms=...) -> numpy array (or bytes)
+    redact_json(value) -> JsonRedaction
+
+Spans carry offsets (characters or milliseconds) and a type, never the value.
+"""
+
+from __future__ import annotations
+
+from recorder.redact.audio import bleep_pcm, padded_sample_ranges
+from recorder.redact.engine import Turn, redact_conversation, redact_text
+from recorder.redact.spans import ENTITY_TYPES, Redaction, Span
+from recorder.redact.structured import JsonRedaction, redact_json
+from recorder.redact.words import TimedSpan, Word, WordRedaction, redact_words
+
+__all__ = [
+    "ENTITY_TYPES", "JsonRedaction", "Redaction", "Span", "TimedSpan", "Turn", "Word",
+    "WordRedaction", "bleep_pcm", "padded_sample_ranges", "redact_conversation", "redact_json",
+    "redact_text", "redact_words",
+]

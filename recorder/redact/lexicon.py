@@ -1,0 +1,164 @@
+"""Word lists the detectors share.
+
+Everything here is general-purpose vocabulary of spoken English call transcripts (number words,
+months, US states, street suffixes, common first names, frequent words). Nothing is taken from an
+evaluation set: the engine is judged on transcripts it has never seen.
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+DIGIT_WORDS: dict[str, str] = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}
+# Homophones count as digits only when a digit word stands on both sides of them.
+HOMOPHONES: dict[str, str] = {"to": "2", "too": "2", "for": "4", "won": "1", "ate": "8"}
+TEENS: dict[str, int] = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+TENS: dict[str, int] = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}
+REPEATS: dict[str, int] = {"double": 2, "triple": 3}
+SCALES: dict[str, int] = {"hundred": 100, "thousand": 1000}
+NUMBER_WORDS = frozenset(DIGIT_WORDS) | frozenset(TEENS) | frozenset(TENS) | frozenset(REPEATS)
+NUMBER_WORDS |= frozenset(SCALES)
+
+ORDINALS: dict[str, int] = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}
+ORDINAL_SUFFIXES = _words("st nd rd th")
+
+FILLERS = _words("uh um er erm uhm umm hmm hm ah eh mm uhh")
+
+MONTHS: dict[str, int] = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+}
+
+STREET_SUFFIXES = _words(
+    "street st avenue ave road rd boulevard blvd lane ln drive dr court ct way place pl "
+    "terrace circle cir parkway pkwy highway hwy trail square sq crescent loop pike alley"
+)
+UNIT_WORDS = _words("apartment apt unit suite ste floor building bldg room number #")
+US_STATES = _words(
+    "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia "
+    "hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts "
+    "michigan minnesota mississippi missouri montana nebraska nevada ohio oklahoma oregon "
+    "pennsylvania tennessee texas utah vermont virginia washington wisconsin wyoming "
+    "al ak az ar ca co ct de fl ga hi id il ia ks ky la md ma mi mn ms mo mt ne nv nh nj nm "
+    "ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc"
+)
+# Two-word states are matched on their second word after the first.
+STATE_SECOND_WORDS = _words("hampshire jersey mexico york carolina dakota island virginia columbia")
+STATE_FIRST_WORDS = _words("new north south rhode west district")
+
+TLDS = _words(
+    "com net org edu gov mil io co us uk ca de fr es it nl au in info biz me ai app dev ie "
+    "nz ch se no jp br mx"
+)
+MAIL_PROVIDERS = _words(
+    "gmail yahoo hotmail outlook icloud aol protonmail proton live msn comcast verizon att "
+    "mail gmx yandex zoho"
+)
+EMAIL_CONNECTORS: dict[str, str] = {
+    "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-",
+}
+
+NATO: dict[str, str] = {
+    "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
+    "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
+    "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
+    "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
+    "whiskey": "w", "xray": "x", "yankee": "y", "zulu": "z",
+}
+
+# Frequent words of call-centre English. A token in this set is never taken for a surname and
+# stops a name; it also keeps "this is <word>" from being read as an introduction.
+COMMON_WORDS = _words(
+    "a an the and or but if so of to in on at by for from with about as into over after before "
+    "up down out off than then there here this that these those it its it's is are was were be "
+    "been being am do does did doing have has had having will would can could should shall may "
+    "might must not no yes yeah yep nope ok okay sure right well oh just also too very really "
+    "i me my mine we us our you your yours he him his she her they them their what which who "
+    "whom whose when where why how all any both each few more most other some such only own "
+    "same again once now today tomorrow yesterday please thanks thank hi hello hey bye goodbye "
+    "calling call called speaking speak talking here from with date birth last first name "
+    "middle full spelled spell spelling number account card phone email address code zip "
+    "social security date born street avenue customer service support team department bank "
+    "airlines airline company store inc corp llc services help helping good great fine sorry "
+    "got get getting go going gonna want wanted need needed like just still actually maybe "
+    "one two three four five six seven eight nine ten zero hundred thousand new old back home "
+    "best buy order ticket flight refund bill billing payment charge charged problem issue "
+    "question correct wrong because since until while again day week month year morning "
+    "afternoon evening night time minute second hour let lets let's see look looking check "
+    "checking know think say said tell told ask asked give gave take took make made put "
+    "send sending sent receive received pay paid use used try trying work working happy glad "
+    "calling wondering hoping trying able unable regarding re reference confirm confirming "
+    "verify verifying update updating change changing cancel cancelling also anyway thing "
+    "something nothing everything anything someone everyone nobody there's that's what's "
+    "i'm i've i'll i'd you're you've we're they're he's she's isn't wasn't don't doesn't "
+    "didn't can't won't not sir madam ma'am mister miss mrs mr ms dr doctor"
+)
+# Names that are also everyday words: accepted only after a strong cue ("my name is ...").
+AMBIGUOUS_NAMES = _words(
+    "will bill mark may june april august rose joy hope faith grace art rich sunny summer "
+    "autumn dawn eve ray jack frank pat sue chase hunter page paige lane dale glen guy "
+    "angel brook don jean gene chance sky star penny ruby amber ivy iris lily violet"
+)
+
+# A general-purpose list of common given names (US census and international frequency lists).
+FIRST_NAMES = _words(
+    "james john robert michael william david richard joseph thomas charles christopher daniel "
+    "matthew anthony donald steven paul andrew joshua kenneth kevin brian george edward ronald "
+    "timothy jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott "
+    "brandon benjamin samuel gregory frank alexander raymond patrick jack dennis jerry tyler "
+    "aaron jose adam henry nathan douglas zachary peter kyle walter ethan jeremy harold keith "
+    "christian roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe "
+    "jordan billy bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene "
+    "vincent russell elijah louis bobby philip johnny tyrone darnell jamal malik deshawn "
+    "terrell andre marcus jerome cedric lamar dwayne darius xavier isaiah jayden mason liam "
+    "lucas oliver aiden caleb owen luke isaac levi julian hudson connor evan miles carter "
+    "mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty "
+    "margaret sandra ashley kimberly emily donna michelle carol amanda dorothy melissa deborah "
+    "stephanie rebecca sharon laura cynthia kathleen amy angela shirley anna brenda pamela "
+    "emma nicole helen samantha katherine christine debra rachel carolyn janet catherine maria "
+    "heather diane ruth julie olivia joyce virginia victoria kelly lauren christina joan "
+    "evelyn judith megan andrea cheryl hannah jacqueline martha gloria teresa ann sara "
+    "madison frances kathryn janice jean abigail alice judy sophia denise amber doris "
+    "marilyn danielle beverly isabella theresa diana natalie brittany charlotte marie kayla "
+    "alexis lori ava mia chloe ella harper aria layla zoe nora lily hazel aurora riley "
+    "latoya keisha tamika ebony aaliyah imani jasmine destiny shanice tanisha "
+    "miguel carlos luis jorge pedro alejandro diego javier manuel francisco ricardo fernando "
+    "rafael sergio eduardo roberto antonio mario andres oscar hector raul ramon enrique "
+    "alberto jesus ruben cesar arturo guadalupe rosa carmen ana lucia sofia valeria camila "
+    "gabriela daniela mariana fernanda alejandra paola adriana veronica claudia patricia "
+    "elena isabel beatriz lorena yolanda esperanza consuelo dolores juana marisol ximena "
+    "mohammed muhammad ahmed ali omar hassan hussein ibrahim yusuf mustafa khalid abdullah "
+    "fatima aisha zainab maryam khadija amina layla noor yasmin leila samira "
+    "wei li ming jun hui xin yan hao jian lei mei ling xiao yu chen hiroshi takashi kenji "
+    "yuki akira haruto sakura yui aiko priya raj rahul amit arjun vikram anil sunil ravi "
+    "deepak anita sunita pooja neha kavya ananya divya lakshmi "
+    "olga irina natasha svetlana tatiana elena ekaterina anastasia ivan dmitri sergei "
+    "alexei nikolai vladimir andrei mikhail yuri boris igor pavel oleg "
+    "giovanni giuseppe marco luca francesco alessandro matteo giulia chiara francesca "
+    "pierre jean jacques louis francois claire sophie camille chloe manon "
+    "hans klaus jurgen stefan markus lukas felix anna lena katharina "
+    "sean liam ciaran siobhan niamh aoife patrick declan "
+    "kwame kofi chinedu emeka ngozi chioma adebayo oluwaseun amara nia "
+    "nguyen minh thanh linh huong tuan anh duc "
+    "min-jun ji-woo seo-yeon jisoo minho hyun jung soo-jin "
+    "alex sam chris jamie taylor morgan casey jordan avery quinn"
+)

@@ -1,0 +1,223 @@
+"""Spoken shapes that span several tokens: emails, dates, street addresses, spelled letters.
+
+"john dot smith at gmail dot com", "march third nineteen eighty five", "twenty nine sixty
+washington avenue apartment 3 austin texas", "s as in sam, m, i, t, h". Each detector returns
+token ranges; the caller maps them to characters and decides (with context) what is PII.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recorder.redact.lexicon import (
+    COMMON_WORDS, DIGIT_WORDS, EMAIL_CONNECTORS, FILLERS, MAIL_PROVIDERS, MONTHS, NATO,
+    NUMBER_WORDS, ORDINALS, STATE_FIRST_WORDS, STATE_SECOND_WORDS, STREET_SUFFIXES, TENS, TLDS,
+    UNIT_WORDS, US_STATES,
+)
+from recorder.redact.spoken import CODE, NUM, ORD, PUNCT, WORD, NumberRun, Token, run_at
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Tokens [first, last] form one value of `kind`."""
+
+    first: int
+    last: int
+    kind: str
+
+
+def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
+    return 0 <= i < len(tokens) and not claimed[i]
+
+
+def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | None:
+    """First token of the local part said before 'at', or None."""
+    j = at - 1
+    first: int | None = None
+    while _free(tokens, claimed, j):
+        tok = tokens[j]
+        if tok.kind == NUM or tok.low in DIGIT_WORDS or tok.low in TENS:
+            first, j = j, j - 1
+            continue
+        if tok.kind not in (WORD, CODE) or tok.low in FILLERS:
+            break
+        if tok.low in COMMON_WORDS and not (j > 0 and tokens[j - 1].low in EMAIL_CONNECTORS):
+            break
+        first, j = j, j - 1
+        if _free(tokens, claimed, j) and tokens[j].low in EMAIL_CONNECTORS and j > 0:
+            j -= 1
+            continue
+        break
+    return first
+
+
+def spoken_emails(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
+    out: list[Shape] = []
+    n = len(tokens)
+    for at, tok in enumerate(tokens):
+        if tok.low != "at" or claimed[at] or at + 1 >= n:
+            continue
+        j = at + 1
+        if tokens[j].low in ("sign", "symbol"):
+            j += 1
+        if not _free(tokens, claimed, j) or tokens[j].kind not in (WORD, CODE):
+            continue
+        last, labels = j, [tokens[j].low]
+        while j + 2 < n and tokens[j + 1].low in ("dot", "period") and tokens[j + 2].kind in (WORD, CODE):
+            j += 2
+            last = j
+            labels.append(tokens[j].low)
+        if not ((len(labels) > 1 and labels[-1] in TLDS) or labels[0] in MAIL_PROVIDERS):
+            continue
+        first = _email_local(tokens, claimed, at)
+        if first is not None:
+            out.append(Shape(first, last, "EMAIL"))
+    return out
+
+
+def _day_at(tokens: list[Token], i: int) -> int | None:
+    """Index after a day of the month said at tokens[i] ('25th', 'third', 'twenty third', '26')."""
+    if i >= len(tokens):
+        return None
+    tok = tokens[i]
+    if tok.kind == ORD:
+        return i + 1
+    if tok.kind == NUM and len(tok.low) <= 2 and 1 <= int(tok.low) <= 31:
+        return i + 1
+    if tok.low in ORDINALS:
+        return i + 1
+    if tok.low in ("twenty", "thirty"):
+        nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
+        if nxt in ORDINALS and ORDINALS[nxt] < 10:
+            return i + 2
+        if nxt in DIGIT_WORDS and nxt not in ("o", "oh", "zero"):
+            return i + 2
+        return i + 1
+    if tok.kind == WORD and (tok.low in DIGIT_WORDS or tok.low in NUMBER_WORDS) and tok.low not in ("o", "oh"):
+        return i + 1
+    return None
+
+
+def _year_at(tokens: list[Token], i: int, claimed: list[bool]) -> int | None:
+    """Index after a year at tokens[i] ('1998', "'85", 'nineteen eighty five'), or None."""
+    if i < len(tokens) and tokens[i].low == "'":
+        i += 1
+    if not _free(tokens, claimed, i):
+        return None
+    run = run_at(tokens, i, claimed)
+    if run is None or len(run.digits) not in (2, 4):
+        return None
+    return run.last + 1
+
+
+def month_dates(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
+    out: list[Shape] = []
+    for m, tok in enumerate(tokens):
+        if tok.low not in MONTHS or claimed[m] or tok.kind != WORD:
+            continue
+        first, last = m, m
+        # day before the month: "the 3rd of march", "twenty fifth of december"
+        k = m - 1
+        if k >= 0 and tokens[k].low == "of":
+            k -= 1
+        if k >= 0 and tokens[k].kind in (ORD, NUM) or (k >= 0 and tokens[k].low in ORDINALS):
+            first = k
+            if k > 0 and tokens[k - 1].low in ("twenty", "thirty"):
+                first = k - 1
+        j = m + 1
+        if j < len(tokens) and tokens[j].low in ("the", "of"):
+            j += 1
+        day_end = _day_at(tokens, j) if first == m and _free(tokens, claimed, j) else None
+        if day_end is not None:
+            last, j = day_end - 1, day_end
+        if j < len(tokens) and tokens[j].kind == PUNCT and tokens[j].low == ",":
+            j += 1
+        year_end = _year_at(tokens, j, claimed)
+        if year_end is not None:
+            last = year_end - 1
+        if first == last or (tok.low == "may" and last == m):
+            continue
+        if tok.low in ("may", "march") and first == m and day_end is None and year_end is None:
+            continue
+        out.append(Shape(first, last, "date"))
+    return out
+
+
+def _is_letter(tok: Token) -> bool:
+    return tok.kind == WORD and len(tok.low) == 1
+
+
+def spelled_letters(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
+    """Two or more letters spelled out: 's m i t h', 'o, k, a', 's as in sam', NATO words."""
+    out: list[Shape] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if claimed[i] or not (_is_letter(tokens[i]) or tokens[i].low in NATO):
+            i += 1
+            continue
+        first, last, count, j = i, i, 0, i
+        while j < n and not claimed[j] and (_is_letter(tokens[j]) or tokens[j].low in NATO):
+            last, count = j, count + 1
+            j += 1
+            if j + 2 < n and tokens[j].low == "as" and tokens[j + 1].low == "in" and tokens[j + 2].kind == WORD:
+                last = j + 2
+                j += 3
+            if j < n and tokens[j].kind == PUNCT and tokens[j].low in ",.-" and j + 1 < n:
+                nxt = tokens[j + 1]
+                if _is_letter(nxt) or nxt.low in NATO:
+                    j += 1
+        followed_by_digits = j < n and (tokens[j].kind == NUM or tokens[j].low in DIGIT_WORDS)
+        nato_only = all(tokens[k].low in NATO for k in range(first, last + 1) if tokens[k].kind == WORD and len(tokens[k].low) > 1)
+        if count >= 2 and not followed_by_digits and (count >= 3 or not nato_only):
+            out.append(Shape(first, last, "spelled"))
+        i = max(j, i + 1)
+    return out
+
+
+def _state_end(tokens: list[Token], i: int) -> int | None:
+    """Last index of a US state name starting at tokens[i], or None."""
+    tok = tokens[i]
+    if tok.low in STATE_FIRST_WORDS and i + 1 < len(tokens) and tokens[i + 1].low in STATE_SECOND_WORDS:
+        return i + 1
+    if tok.low in US_STATES and (len(tok.low) > 2 or tokens[i].upper):
+        return i
+    return None
+
+
+def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
+    """House number + street name + suffix, then unit, city and state when said."""
+    by_last = {r.last: r for r in runs}
+    out: list[Shape] = []
+    n = len(tokens)
+    for k, tok in enumerate(tokens):
+        if tok.low not in STREET_SUFFIXES or claimed[k] or tok.kind != WORD:
+            continue
+        j, names = k - 1, 0
+        while j >= 0 and names < 3 and not claimed[j] and tokens[j].kind in (WORD, ORD):
+            low = tokens[j].low
+            if low in NUMBER_WORDS or low in FILLERS or (low in COMMON_WORDS and names and tokens[j].kind == WORD):
+                break
+            j, names = j - 1, names + 1
+        run = by_last.get(j)
+        if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
+            continue
+        last = k
+        m = k + 1
+        if m < n and tokens[m].low in (",", "."):
+            m += 1
+        if m + 1 < n and (tokens[m].low in UNIT_WORDS - {"number"}):
+            unit = run_at(tokens, m + 1, claimed)
+            if unit is not None:
+                last, m = unit.last, unit.last + 1
+            elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
+                last, m = m + 1, m + 2
+        for s in range(m, min(n, m + 5)):
+            end = _state_end(tokens, s)
+            if end is not None:
+                last = end
+                break
+            if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS):
+                break
+        out.append(Shape(run.first, last, "ADDRESS"))
+    return out
