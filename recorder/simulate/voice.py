@@ -139,9 +139,13 @@ class EnergyVad:
         data = self._pending + pcm
         whole = len(data) - len(data) % _BLOCK_BYTES
         self._pending = data[whole:]
+        if not whole:
+            return []
+        blocks = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64).reshape(-1, _BLOCK_BYTES // 2)
+        voiced = np.sqrt(np.mean(blocks**2, axis=1)) >= self.threshold
         events: list[VadEvent] = []
-        for off in range(0, whole, _BLOCK_BYTES):
-            event = self._block(rms(data[off : off + _BLOCK_BYTES]) >= self.threshold)
+        for flag in voiced.tolist():
+            event = self._block(bool(flag))
             if event is not None:
                 events.append(event)
         return events

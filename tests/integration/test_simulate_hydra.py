@@ -393,3 +393,15 @@ def test_cli_serves_until_sigterm() -> None:
     kind, code = asyncio.run(main())
     assert kind == "session.created"
     assert code == 0
+
+
+def test_run_call_over_capacity_returns_the_server_full_transcript() -> None:
+    async def body(sim: HydraSimulator) -> Any:
+        async with open_ws(sim) as first:
+            await recv_json(first)
+            return await run_call(sim.url, realtime=False)
+
+    transcript = run(HydraSimConfig(capacity=1), body)
+    assert (transcript.close_code, transcript.close_reason) == (1013, "server full")
+    assert transcript.closed_by_server
+    assert transcript.types() == ["error"] and transcript.sent == []
