@@ -60,6 +60,7 @@ _add(SUPPRESS, _SUPP, "order|orders|tracking|confirmation|reference|ref|ticket|t
      "confirmation code|promo code|access code|tracking code|reference code|discount code")
 _add(PARTIAL, 0, "ending in|ends in|ending with|ends with|last four|last 4|last four digits|"
      "last 4 digits|last digits|last three|last 3|last two|ending")
+_add("NUMBER", _SPECIFIC, "pin|pin number|passcode|password|security pin|access pin")
 _add("CVV", _GENERIC, "code")  # a bare "code" is a CVV only once a card has come up
 
 CUE_INDEX: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
@@ -109,12 +110,21 @@ class Group:
 _YEARS = ("19", "20")
 
 
-def classify_digits(digits: str, ctx: str | None, partial: bool, strong: bool) -> str | None:
+_SPLITTABLE = frozenset("CREDIT_CARD SSN ROUTING_NUMBER BANK_ACCOUNT PHONE IBAN PASSPORT "
+                       "DRIVER_LICENSE ZIP NUMBER CVV".split())
+
+
+def classify_digits(
+    digits: str, ctx: str | None, partial: bool, strong: bool, split: bool = False
+) -> str | None:
     """The type of a digit run under context `ctx`, or None when it is not PII.
 
-    `strong` says the context came from a specific cue (not the generic 'number').
+    `strong` says the context came from a specific cue (not the generic 'number'); `split`
+    that a hesitation filler cut the run, so a short piece of a sensitive number is redacted.
     """
     n = len(digits)
+    if split and ctx in _SPLITTABLE and (strong or ctx != "PHONE"):
+        return ctx
     card_like = 13 <= n <= 19 and luhn_ok(digits)
     if ctx == SUPPRESS:
         return "CREDIT_CARD" if card_like and n in (15, 16) and digits[0] in "3456" else None
@@ -132,6 +142,7 @@ def classify_digits(digits: str, ctx: str | None, partial: bool, strong: bool) -
             "PASSPORT": n >= 5,
             "DRIVER_LICENSE": n >= 4,
             "IBAN": n >= 8,
+            "NUMBER": n >= 3,
         }.get(ctx, False)
         if fits:
             if ctx == "IBAN" and n < 15:
@@ -141,7 +152,7 @@ def classify_digits(digits: str, ctx: str | None, partial: bool, strong: bool) -
         return "CREDIT_CARD"
     if n == 10 or (n == 11 and digits[0] == "1"):
         return "PHONE"
-    if n >= 7:
+    if n >= 7 or (partial and n >= 3):
         return "NUMBER"
     return None
 

@@ -18,7 +18,8 @@ from recorder.redact.context import (
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
 from recorder.redact.names import answer_name, find_names
-from recorder.redact.shapes import addresses, month_dates, spelled_letters, spoken_emails
+from recorder.redact.lexicon import FILLERS
+from recorder.redact.shapes import addresses, month_dates, spelled_letters, spoken_emails, spoken_ips
 from recorder.redact.spans import Redaction, Span, make_redaction
 from recorder.redact.spoken import CODE, NumberRun, Token, number_runs, tokenize
 
@@ -114,8 +115,10 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
     for sh in addresses(tokens, claimed, runs):
         fixed(sh.first, sh.last, "fixed", "ADDRESS")
         cues.append(Cue(sh.last, sh.last, "ZIP", 3))
+    for sh in spoken_ips(tokens, claimed, runs):
+        fixed(sh.first, sh.last, "fixed", "IP_ADDRESS")
     for run in runs:
-        if claimed[run.first] or len(run.digits) <= 2:
+        if claimed[run.first] or (len(run.digits) <= 2 and not _split(tokens, run)):
             continue
         nxt = tokens[run.last + 1].low if run.last + 1 < len(tokens) else ""
         if nxt in QUANTITY_WORDS and len(run.digits) <= 6:
@@ -124,14 +127,21 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         _claim(claimed, first, run.last)
         cands.append(_Cand(run.first, run.last, run.start, run.end, "run", None, run))
     for sh in spelled_letters(tokens, claimed):
-        fixed(sh.first, sh.last, "spelled")
+        fixed(sh.first, sh.last, "spelled", "long" if sh.kind == "spelled_long" else None)
     for k, tok in enumerate(tokens):
         if tok.kind == CODE and not claimed[k]:
             fixed(k, k, "code")
     return cands, cues
 
 
-def _classify(c: _Cand, group: Group | None, conv: _Conversation) -> tuple[str | None, int]:
+def _split(tokens: list[Token], run: NumberRun) -> bool:
+    """Does a hesitation filler sit right before or after the run?"""
+    before = tokens[run.first - 1].low if run.first > 0 else ""
+    after = tokens[run.last + 1].low if run.last + 1 < len(tokens) else ""
+    return before in FILLERS or after in FILLERS
+
+
+def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[Token]) -> tuple[str | None, int]:
     """(type or None, start character) of a candidate under the active cue group."""
     ctx = group.best(conv.card_seen) if group is not None else None
     partial = group.partial if group is not None else False
@@ -141,7 +151,10 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation) -> tuple[str |
     if c.kind in ("date", "slashdate"):
         return (ctx if ctx in ("DATE_OF_BIRTH", "CARD_EXPIRY") else None), c.start
     if c.kind == "spelled":
-        return (ctx if ctx in ("PERSON", "PASSPORT", "DRIVER_LICENSE", "EMAIL") else None), c.start
+        if ctx in ("PERSON", "PASSPORT", "DRIVER_LICENSE", "EMAIL"):
+            return ctx, c.start
+        # Letters spelled out with "as in", or four and more of them, are almost always a name.
+        return ("PERSON" if ctx is None and c.type == "long" else None), c.start
     if c.kind == "code":
         return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN") else None), c.start
     run = c.run
@@ -151,7 +164,7 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation) -> tuple[str |
             return None, c.start
         kind = ctx if ctx in _VALUE_TYPES_NEEDING_PREFIX else "IBAN"
         return kind, run.prefix_start
-    return classify_digits(run.digits, ctx, partial, strong), c.start
+    return classify_digits(run.digits, ctx, partial, strong, _split(tokens, run)), c.start
 
 
 def _segment(text: str, base: int, conv: _Conversation) -> None:
@@ -178,7 +191,7 @@ def _segment(text: str, base: int, conv: _Conversation) -> None:
             gap = ev.first - group.last
             if gap > (_FOLLOW if group.used else _WINDOW):
                 active = None
-        kind, start = _classify(ev, active, conv)
+        kind, start = _classify(ev, active, conv, tokens)
         if kind is not None:
             conv.spans.append(Span(base + start, base + ev.end, kind))
             conv.card_seen |= kind == "CREDIT_CARD"

@@ -170,7 +170,8 @@ def spelled_letters(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
         followed_by_digits = j < n and (tokens[j].kind == NUM or tokens[j].low in DIGIT_WORDS)
         nato_only = all(tokens[k].low in NATO for k in range(first, last + 1) if tokens[k].kind == WORD and len(tokens[k].low) > 1)
         if count >= 2 and not followed_by_digits and (count >= 3 or not nato_only):
-            out.append(Shape(first, last, "spelled"))
+            long_ = count >= 4 or any(tokens[k].low == "as" for k in range(first, last + 1))
+            out.append(Shape(first, last, "spelled_long" if long_ else "spelled"))
         i = max(j, i + 1)
     return out
 
@@ -212,6 +213,7 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
                 last, m = unit.last, unit.last + 1
             elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
                 last, m = m + 1, m + 2
+        city = -1
         for s in range(m, min(n, m + 5)):
             end = _state_end(tokens, s)
             if end is not None:
@@ -219,5 +221,34 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
                 break
             if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS):
                 break
+            if tokens[s].low != ",":
+                city = s
+        else:
+            # a city said last ("... wallaby way sydney") belongs to the address too
+            if city >= 0 and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
+                last = city
+        if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
+            last = city
         out.append(Shape(run.first, last, "ADDRESS"))
+    return out
+
+
+def spoken_ips(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
+    """'one ninety two dot one sixty eight dot one dot one': four runs 0-255 joined by 'dot'."""
+    by_first = {r.first: r for r in runs}
+    out: list[Shape] = []
+    for run in runs:
+        parts, cur = [run], run
+        while len(parts) < 4:
+            k = cur.last + 1
+            if k + 1 >= len(tokens) or tokens[k].low not in ("dot", "point", "."):
+                break
+            nxt = by_first.get(k + 1)
+            if nxt is None:
+                break
+            parts.append(nxt)
+            cur = nxt
+        if len(parts) == 4 and all(len(p.digits) <= 3 and int(p.digits) <= 255 for p in parts):
+            if not any(claimed[k] for k in range(run.first, cur.last + 1)):
+                out.append(Shape(run.first, cur.last, "IP_ADDRESS"))
     return out
