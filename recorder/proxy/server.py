@@ -89,6 +89,7 @@ class ProxyServer:
         self._full: set[ServerConnection] = set()
         self._draining = False
         self._server: Server | None = None
+        self.port = 0
         self.stats = ProxyStats()
 
     @property
@@ -110,12 +111,8 @@ class ProxyServer:
             compression="deflate",
             server_header=None,
         )
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self._server
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
 
     def _server_tls(self) -> ssl.SSLContext | None:
         if not self.settings.certfile:
