@@ -356,13 +356,32 @@ class _Caller:
             await self._frame(pcm[off : off + self._frame_bytes], paced=self.realtime)
 
     async def _await(self, step: Await) -> None:
+        """Stream paced silence until the frame arrives; react to it at once, not at the next
+        20 ms tick, so a `Talk` right after (a barge-in) starts without delay."""
         deadline = self._loop.time() + step.timeout_s
         while not self._match(step.frame_type):
             if self._closed.is_set():
                 raise _ServerClosed
-            if self._loop.time() > deadline:
+            now = self._loop.time()
+            if now > deadline:
                 raise ScriptTimeout(repr(step), self.transcript)
-            await self._frame(self._silence_for(self.script.frame_ms), paced=True)
+            if self._next_frame_at < now - 0.2:
+                self._next_frame_at = now
+            if self._next_frame_at > now:
+                await self._news_until(self._next_frame_at)
+                continue
+            self._next_frame_at += self.script.frame_ms / 1000
+            await self._answer_tools()
+            await self._send_audio(self._silence_for(self.script.frame_ms))
+        self._next_frame_at = min(self._next_frame_at, self._loop.time())
+
+    async def _news_until(self, when: float) -> None:
+        self._news.clear()
+        try:
+            async with asyncio.timeout_at(when):
+                await self._news.wait()
+        except TimeoutError:
+            pass
 
     async def _quiet_wait(self, frame_type: str, timeout_s: float) -> None:
         """Wait without streaming audio (before the session is configured)."""
@@ -370,12 +389,9 @@ class _Caller:
         while not self._match(frame_type):
             if self._closed.is_set():
                 raise _ServerClosed
-            self._news.clear()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._news.wait()
-            except TimeoutError:
-                raise ScriptTimeout(f"waiting for {frame_type}", self.transcript) from None
+            if self._loop.time() >= deadline:
+                raise ScriptTimeout(f"waiting for {frame_type}", self.transcript)
+            await self._news_until(deadline)
 
     def _match(self, frame_type: str) -> bool:
         for i in range(self._cursor, len(self._types)):
@@ -395,6 +411,9 @@ class _Caller:
             await asyncio.sleep(0)
             self._next_frame_at = self._loop.time()
         await self._answer_tools()
+        await self._send_audio(pcm)
+
+    async def _send_audio(self, pcm: bytes) -> None:
         await self._send_json({"type": "input_audio_buffer.append",
                                "audio": base64.b64encode(pcm).decode("ascii")})
 
