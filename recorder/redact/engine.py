@@ -102,13 +102,13 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
     cased = any(c.isupper() for c in text) and any(c.islower() for c in text)
     for sh in find_names(tokens, claimed, cased):
         fixed(sh.first, sh.last, "fixed", "PERSON")
+    for sh in spoken_emails(tokens, claimed):
+        fixed(sh.first, sh.last, "fixed", "EMAIL")
     cues = _cues(tokens, claimed)
     if conv.carry is not None and conv.carry.best(conv.card_seen) == "PERSON":
         sh = answer_name(tokens, claimed, 0, 6)
         if sh is not None:
             fixed(sh.first, sh.last, "fixed", "PERSON")
-    for sh in spoken_emails(tokens, claimed):
-        fixed(sh.first, sh.last, "fixed", "EMAIL")
     for sh in month_dates(tokens, claimed):
         fixed(sh.first, sh.last, "date")
     runs = number_runs(tokens, claimed)

@@ -30,22 +30,29 @@ def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
     return 0 <= i < len(tokens) and not claimed[i]
 
 
+_LOCAL_STOP = frozenset("is was me email address mail e-mail it's its to at be reach us them him her "
+                        "you i my your and or on as by the a an is it that's".split())
+
+
 def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | None:
-    """First token of the local part said before 'at', or None."""
+    """First token of the local part said before 'at', or None.
+
+    The word just before 'at' (and numbers) always belong to it; further words only when a
+    connector ('dot', 'underscore') joins them, so "send it to john at ..." keeps "send it to".
+    """
     j = at - 1
     first: int | None = None
+    joined = False
     while _free(tokens, claimed, j):
         tok = tokens[j]
-        if tok.kind == NUM or tok.low in DIGIT_WORDS or tok.low in TENS:
+        if tok.kind == NUM or tok.low in NUMBER_WORDS:
             first, j = j, j - 1
             continue
-        if tok.kind not in (WORD, CODE) or tok.low in FILLERS:
-            break
-        if tok.low in COMMON_WORDS and not (j > 0 and tokens[j - 1].low in EMAIL_CONNECTORS):
+        if tok.kind not in (WORD, CODE) or tok.low in FILLERS or (tok.low in _LOCAL_STOP and not joined):
             break
         first, j = j, j - 1
         if _free(tokens, claimed, j) and tokens[j].low in EMAIL_CONNECTORS and j > 0:
-            j -= 1
+            j, joined = j - 1, True
             continue
         break
     return first

@@ -134,7 +134,8 @@ def _item(tokens: list[Token], i: int, n: int, claimed: list[bool], have: bool) 
         return str(small[0]), small[1], True
     if low in ("o", "oh"):
         # "oh" is a zero only next to other digits, never as an interjection on its own.
-        if have or (nxt is not None and (nxt.kind == NUM or nxt.low in DIGIT_WORDS or nxt.low in REPEATS)):
+        if have or (nxt is not None and (nxt.kind == NUM or nxt.low in DIGIT_WORDS or nxt.low in REPEATS
+                                         or nxt.low in TEENS or nxt.low in TENS)):
             return "0", i + 1, True
         return None
     if low in HOMOPHONES and have and nxt is not None and _is_digit_word(nxt):
