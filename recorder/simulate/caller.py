@@ -344,7 +344,8 @@ class _Caller:
             for message in step.messages:
                 await self._send(message)
         elif isinstance(step, UpdateTools):
-            await self._send_json({"type": "session.update", "session": {"tools": [dict(t) for t in step.tools]}})
+            tools = [dict(tool) for tool in step.tools]
+            await self._send_json({"type": "session.update", "session": {"tools": tools}})
         else:
             frame: dict[str, Any] = {"type": "response.cancel"}
             if step.response_id is not None:

@@ -114,7 +114,9 @@ class HydraSimulator:
             self.active_sessions -= 1
             log.info("hydra-sim session %s closed (code %s)", session.session_id, ws.close_code)
 
-    async def _run(self, ws: ServerConnection, session: HydraSession, loop: asyncio.AbstractEventLoop) -> None:
+    async def _run(
+        self, ws: ServerConnection, session: HydraSession, loop: asyncio.AbstractEventLoop
+    ) -> None:
         await self._perform(ws, session.open(loop.time()))
         while not session.closed:
             try:
@@ -135,8 +137,9 @@ class HydraSimulator:
                 await ws.close(action.code, action.reason)
 
     async def _refuse(self, ws: ServerConnection) -> None:
-        frame = wire.error(f"sv_{self.sessions_refused:016x}", wire.Rejection(
-            "server_full", "too many concurrent sessions; retry later with back-off", error_type="server_error"))
+        message = "too many concurrent sessions; retry later with back-off"
+        rejection = wire.Rejection("server_full", message, error_type="server_error")
+        frame = wire.error(f"sv_{self.sessions_refused:016x}", rejection)
         try:
             await ws.send(wire.dumps(frame))
             await ws.close(1013, "server full")

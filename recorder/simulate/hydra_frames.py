@@ -76,7 +76,7 @@ def check_session_update(frame: Json) -> Rejection | list[Json]:
             return Rejection("invalid_frame", f"unknown field {key!r}", f"session.update.{key}", event_id)
     session = frame.get("session")
     if not isinstance(session, dict):
-        return Rejection("invalid_request_error", "'session' must be an object", "session.update.session", event_id)
+        return _invalid("'session' must be an object", "session.update.session", event_id)
     for key in session:
         if key not in SESSION_UPDATE_SESSION_KEYS:
             return Rejection(
@@ -90,10 +90,14 @@ def check_tools(tools: object, param: str, event_id: str | None) -> Rejection | 
         return Rejection("invalid_request_error", "'tools' must be an array", param, event_id)
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
-            return Rejection("invalid_request_error", "each tool needs a string 'name'", f"{param}[{i}].name", event_id)
+            return _invalid("each tool needs a string 'name'", f"{param}[{i}].name", event_id)
         if tool.get("type", "function") != "function":
-            return Rejection("invalid_request_error", "tool 'type' must be 'function'", f"{param}[{i}].type", event_id)
+            return _invalid("tool 'type' must be 'function'", f"{param}[{i}].type", event_id)
     return [dict(tool) for tool in tools]
+
+
+def _invalid(message: str, param: str, event_id: str | None) -> Rejection:
+    return Rejection("invalid_request_error", message, param, event_id)
 
 
 def error(event_id: str, rejection: Rejection) -> Json:

@@ -167,7 +167,8 @@ class HydraSession:
         if self.model in DEPRECATED_MODELS:
             out.append({"type": "warning", "event_id": self._id("sv_", 64), "code": "model_deprecated",
                         "message": f"model {self.model!r} is deprecated; migrate to 'hydra-v1.0'"})
-        out.append({"type": "session.created", "event_id": self._id("sv_", 64), "session_id": self.session_id})
+        out.append({"type": "session.created", "event_id": self._id("sv_", 64),
+                    "session_id": self.session_id})
         return self._emit(out, now)
 
     def receive(self, message: str | bytes, now: float) -> list[Action]:
@@ -238,7 +239,8 @@ class HydraSession:
     def _create_response(self, r: _Response, due: float) -> list[Json]:
         r.created_at = due
         r.due = due
-        out: list[Json] = [{"type": "response.created", "event_id": self._id("sv_", 64), "response": {"id": r.id}}]
+        out: list[Json] = [{"type": "response.created", "event_id": self._id("sv_", 64),
+                            "response": {"id": r.id}}]
         if r.tool is not None:
             return out + self._tool_call(r)
         r.item_id = self._id("item_", 48)
@@ -274,31 +276,30 @@ class HydraSession:
         session = frame.get("session", {})
         param = "session.configure.session"
         if not isinstance(session, dict):
-            return self._reject(Rejection("invalid_request_error", "'session' must be an object", param, event_id))
+            return self._invalid("'session' must be an object", param, event_id)
         voice = session.get("voice", DEFAULT_VOICE)
         if voice is None:
             voice = DEFAULT_VOICE
         if not isinstance(voice, str) or (voice != DEFAULT_VOICE and voice not in VOICES.get(self.model, ())):
-            return self._reject(Rejection(
-                "invalid_request_error",
-                f"unknown voice {voice!r} for model {self.model!r}; choose one of {', '.join(VOICES.get(self.model, ()))}",
-                f"{param}.voice", event_id))
+            roster = ", ".join(VOICES.get(self.model, ()))
+            return self._invalid(f"unknown voice {voice!r} for model {self.model!r}; choose one of {roster}",
+                                 f"{param}.voice", event_id)
         instructions = session.get("instructions", DEFAULT_INSTRUCTIONS)
         if not isinstance(instructions, str):
-            return self._reject(Rejection("invalid_request_error", "'instructions' must be a string",
-                                          f"{param}.instructions", event_id))
+            return self._invalid("'instructions' must be a string", f"{param}.instructions", event_id)
         tools = wire.check_tools(session.get("tools", []), f"{param}.tools", event_id)
         if isinstance(tools, Rejection):
             return self._reject(tools)
         greet = session.get("generate_initial_response", False)
         if not isinstance(greet, bool):
-            return self._reject(Rejection("invalid_request_error", "'generate_initial_response' must be a boolean",
-                                          f"{param}.generate_initial_response", event_id))
+            return self._invalid("'generate_initial_response' must be a boolean",
+                                 f"{param}.generate_initial_response", event_id)
         self.configured = True
         self._voice, self._instructions = voice, instructions
         self._set_tools(tools)
         out: list[Json] = [{"type": "session.configured", "event_id": self._id("sv_", 64), "session": {
-            "instructions": instructions, "voice": voice, "tools": tools, "generate_initial_response": greet}}]
+            "instructions": instructions, "voice": voice, "tools": tools,
+            "generate_initial_response": greet}}]
         if greet:
             self._schedule(now, tool=None)
         return out
@@ -308,8 +309,7 @@ class HydraSession:
         if isinstance(tools, Rejection):
             return self._reject(tools)
         if not self.configured:
-            return self._reject(Rejection("invalid_request_error", "send session.configure first",
-                                          "session.update", _event_id(frame)))
+            return self._invalid("send session.configure first", "session.update", _event_id(frame))
         if tools == self._tools:
             return []
         self._set_tools(tools)
@@ -326,16 +326,17 @@ class HydraSession:
         event_id = _event_id(frame)
         audio = frame.get("audio")
         if not isinstance(audio, str):
-            return self._reject(Rejection("invalid_request_error", "'audio' must be a base64 string", "audio", event_id))
+            return self._invalid("'audio' must be a base64 string", "audio", event_id)
         try:
             pcm = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError):
             return self._reject(Rejection("invalid_audio", "audio is not valid base64", "audio", event_id))
         if len(pcm) < MIN_AUDIO_BYTES:
-            return self._reject(Rejection(
-                "invalid_audio", f"audio frame too small ({len(pcm)} bytes, need {MIN_AUDIO_BYTES})", "audio", event_id))
+            message = f"audio frame too small ({len(pcm)} bytes, need {MIN_AUDIO_BYTES})"
+            return self._reject(Rejection("invalid_audio", message, "audio", event_id))
         if len(pcm) % BYTES_PER_SAMPLE:
-            return self._reject(Rejection("invalid_audio", "audio is not PCM16 (odd byte count)", "audio", event_id))
+            message = "audio is not PCM16 (odd byte count)"
+            return self._reject(Rejection("invalid_audio", message, "audio", event_id))
         out: list[Json] = []
         for event in self._vad.feed(pcm):
             out += self._on_vad(event, now)
@@ -380,7 +381,7 @@ class HydraSession:
     def _item_create(self, frame: Json) -> list[Json]:
         item = frame.get("item")
         if not isinstance(item, dict):
-            return self._reject(Rejection("invalid_request_error", "'item' must be an object", "item", _event_id(frame)))
+            return self._invalid("'item' must be an object", "item", _event_id(frame))
         item_id = self._id("item_", 48)
         echoed: Json = {"id": item_id, **{k: v for k, v in item.items() if k != "id"}}
         echoed.setdefault("status", "completed")
@@ -391,8 +392,7 @@ class HydraSession:
 
     def _response_create(self, frame: Json, now: float) -> list[Json]:
         if self._response is not None:
-            return self._reject(Rejection("invalid_request_error", "a response is already in progress",
-                                          None, _event_id(frame)))
+            return self._invalid("a response is already in progress", None, _event_id(frame))
         self._tool_deadline = None
         self._schedule(now, tool=None)
         return []
@@ -450,7 +450,8 @@ class HydraSession:
 
     def _schedule(self, now: float, *, tool: Json | None) -> None:
         self._cancel_response("interrupted")
-        self._response = _Response(id=self._id("resp_", 48), due=now + self.config.response_delay_ms / 1000, tool=tool)
+        due = now + self.config.response_delay_ms / 1000
+        self._response = _Response(id=self._id("resp_", 48), due=due, tool=tool)
 
     def _done(self, r: _Response, status: str, reason: str | None, output: list[Json]) -> Json:
         if r.tool is not None:
@@ -473,6 +474,9 @@ class HydraSession:
 
     def _previous_of(self, r: _Response) -> str | None:
         return self._previous(r.item_id)
+
+    def _invalid(self, message: str, param: str | None, event_id: str | None) -> list[Json]:
+        return self._reject(Rejection("invalid_request_error", message, param, event_id))
 
     def _reject(self, rejection: Rejection) -> list[Json]:
         return [wire.error(self._id("sv_", 64), rejection)]
