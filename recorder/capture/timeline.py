@@ -312,7 +312,7 @@ class AgentTrack:
         for d in reversed(self._deltas):
             if d.key <= position:
                 break
-            if d.heard_len and keep(d.response_id):
+            if d.heard_src and keep(d.response_id):
                 hit.append(d)
         if not hit:
             return []
@@ -320,10 +320,12 @@ class AgentTrack:
         for d in reversed(hit):  # schedule order, so the unplayed track follows it
             k = self._heard_prefix(d, position)
             new_len = d.origin + (d.index + k) * self.rate // AGENT_RATE - d.start
+            # only the part still heard moves: a delta may be cut again at an earlier position
             self._add_unplayed(
-                d.seq, d.response_id, d.start + new_len, d.length - new_len, k, d.src - k, position, trigger
+                d.seq, d.response_id, d.start + new_len, d.heard_len - new_len, k, d.heard_src - k,
+                position, trigger,
             )
-            cut_len[d.response_id] = cut_len.get(d.response_id, 0) + d.length - new_len
+            cut_len[d.response_id] = cut_len.get(d.response_id, 0) + d.heard_len - new_len
             d.heard_src, d.heard_len = k, new_len
         self.cut_responses.update(cut_len)
         if self._run_response in cut_len:
@@ -332,7 +334,7 @@ class AgentTrack:
         for d in reversed(self._deltas):
             if d.key <= position:
                 break
-            if d.heard_len:
+            if d.heard_src:
                 self.cursor = max(self.cursor, d.key)
         facts = [
             TimelineRecord(TimelineKind.CUT, Channel.AGENT, seq, arrival_ns, position, length, rid, trigger)
@@ -345,7 +347,7 @@ class AgentTrack:
         # sample i of the run starts at origin + floor(i*rate/48000) < position
         #   <=>  i < ceil((position - origin) * 48000 / rate)
         limit = -((d.origin - position) * AGENT_RATE // self.rate)
-        return min(max(limit - d.index, 0), d.src)
+        return min(max(limit - d.index, 0), d.heard_src)
 
     def _add_unplayed(
         self, seq: int, response_id: str | None, scheduled: int, length: int,
