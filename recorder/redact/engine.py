@@ -10,6 +10,7 @@ group before it (context.py). Nothing here touches I/O; everything is a pure fun
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -57,9 +58,13 @@ def _claim(claimed: list[bool], first: int, last: int) -> None:
         claimed[k] = True
 
 
-def _tokens_in(tokens: list[Token], start: int, end: int) -> tuple[int, int] | None:
-    idx = [k for k, t in enumerate(tokens) if t.start < end and start < t.end]
-    return (idx[0], idx[-1]) if idx else None
+def _tokens_in(tokens: list[Token], ends: list[int], start: int, end: int) -> tuple[int, int] | None:
+    """First and last token overlapping characters [start, end), by bisection on token ends."""
+    first = bisect_right(ends, start)
+    last = first
+    while last < len(tokens) and tokens[last].start < end:
+        last += 1
+    return (first, last - 1) if last > first else None
 
 
 def _cues(tokens: list[Token], claimed: list[bool]) -> list[Cue]:
@@ -88,15 +93,16 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         _claim(claimed, first, last)
         cands.append(_Cand(first, last, tokens[first].start, tokens[last].end, kind, type_))
 
+    ends = [t.end for t in tokens]
     for f in written(text):
-        rng = _tokens_in(tokens, f.start, f.end)
+        rng = _tokens_in(tokens, ends, f.start, f.end)
         if rng is None:
             continue
         _claim(claimed, *rng)
         if f.type is not None:
             cands.append(_Cand(rng[0], rng[1], f.start, f.end, "fixed", f.type))
     for start, end in slash_dates(text):
-        rng = _tokens_in(tokens, start, end)
+        rng = _tokens_in(tokens, ends, start, end)
         if rng is not None and not any(claimed[k] for k in range(rng[0], rng[1] + 1)):
             fixed(rng[0], rng[1], "slashdate")
     cased = any(c.isupper() for c in text) and any(c.islower() for c in text)

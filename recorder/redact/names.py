@@ -22,6 +22,10 @@ _THIS_IS = [("this", "is"), ("it", "is", "me"), ("this", "be")]
 _WEAK = [("it's",), ("i'm",), ("i", "am"), ("thanks",), ("thank", "you"), ("hi",), ("hello",),
          ("hey",), ("okay",), ("ok",), ("alright",), ("sorry",), ("bye",), ("goodbye",),
          ("welcome",), ("dear",), ("great",), ("perfect",), ("morning",), ("afternoon",)]
+_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _level, _phrases in (("strong", _STRONG), ("this", _THIS_IS), ("weak", _WEAK)):
+    for _p in _phrases:
+        _BY_FIRST.setdefault(_p[0], []).append((_p, _level))
 _INTRO_FOLLOWERS = frozenset("calling speaking from here with and at".split())
 _NOT_NAMES = COMMON_WORDS | FILLERS | NUMBER_WORDS | frozenset(MONTHS) | US_STATES
 _ORG_WORDS = frozenset("support service services team inc corp company airlines bank center "
@@ -86,12 +90,9 @@ def find_names(tokens: list[Token], claimed: list[bool], cased: bool) -> list[Sh
     n = len(tokens)
     while i < n:
         hit: tuple[int, str] | None = None
-        for level, phrases in (("strong", _STRONG), ("this", _THIS_IS), ("weak", _WEAK)):
-            for phrase in phrases:
-                if _match(tokens, i, phrase):
-                    hit = (i + len(phrase), level)
-                    break
-            if hit:
+        for phrase, level in _BY_FIRST.get(tokens[i].low, ()):
+            if _match(tokens, i, phrase):
+                hit = (i + len(phrase), level)
                 break
         if hit is None:
             i += 1
