@@ -21,7 +21,8 @@ _STRONG = [("my", "name", "is"), ("name", "is"), ("my", "name's"), ("name's",), 
 _THIS_IS = [("this", "is"), ("it", "is", "me"), ("this", "be")]
 _WEAK = [("it's",), ("i'm",), ("i", "am"), ("thanks",), ("thank", "you"), ("hi",), ("hello",),
          ("hey",), ("okay",), ("ok",), ("alright",), ("sorry",), ("bye",), ("goodbye",),
-         ("welcome",), ("dear",), ("great",), ("perfect",), ("morning",), ("afternoon",)]
+         ("welcome",), ("dear",), ("talked", "to"), ("talked", "with"), ("spoke", "to"),
+         ("spoke", "with"), ("speak", "to"), ("speak", "with"), ("ask", "for"), ("asked", "for"), ("great",), ("perfect",), ("morning",), ("afternoon",)]
 _BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _level, _phrases in (("strong", _STRONG), ("this", _THIS_IS), ("weak", _WEAK)):
     for _p in _phrases:
