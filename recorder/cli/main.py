@@ -29,9 +29,17 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from recorder.cli import audit_cmd, db_cmd, demo_cmd, proxy_cmd, redact_cmd, simulate_cmd
+    from recorder.cli import (
+        audit_cmd,
+        db_cmd,
+        demo_cmd,
+        keys_cmd,
+        proxy_cmd,
+        redact_cmd,
+        simulate_cmd,
+    )
 
-    for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd):
+    for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -13,13 +13,14 @@ from sqlalchemy import Engine
 from recorder.capture.session import CaptureSession
 from recorder.db.engine import transaction
 from recorder.db.write import CallMeta, write_call
+from recorder.redact import redact_payload
 
 
-def database_finalizer(
-    engine: Engine, redact_json: Callable[[str], str] | None = None
-) -> Callable[[CallMeta, CaptureSession], None]:
+def database_finalizer(engine: Engine) -> Callable[[CallMeta, CaptureSession], None]:
+    """Tool-call arguments and outputs are PII (reference §14.5): redacted before storing."""
+
     def finalize(meta: CallMeta, capture: CaptureSession) -> None:
         with transaction(engine) as session:
-            write_call(session, meta, capture.summary(), redact_json=redact_json)
+            write_call(session, meta, capture.summary(), redact_json=redact_payload)
 
     return finalize

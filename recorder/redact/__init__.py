@@ -16,11 +16,11 @@ from __future__ import annotations
 from recorder.redact.audio import bleep_pcm, padded_sample_ranges
 from recorder.redact.engine import Turn, redact_conversation, redact_text
 from recorder.redact.spans import ENTITY_TYPES, Redaction, Span
-from recorder.redact.structured import JsonRedaction, redact_json
+from recorder.redact.structured import JsonRedaction, redact_json, redact_payload
 from recorder.redact.words import TimedSpan, Word, WordRedaction, redact_words
 
 __all__ = [
     "ENTITY_TYPES", "JsonRedaction", "Redaction", "Span", "TimedSpan", "Turn", "Word",
     "WordRedaction", "bleep_pcm", "padded_sample_ranges", "redact_conversation", "redact_json",
-    "redact_text", "redact_words",
+    "redact_payload", "redact_text", "redact_words",
 ]

@@ -106,3 +106,12 @@ def redact_json(value: str | Any) -> JsonRedaction:
         out = _walk(parsed, "", "", None, found)
         return JsonRedaction(json.dumps(out, ensure_ascii=False), tuple(found))
     return JsonRedaction(_walk(value, "", "", None, found), tuple(found))
+
+
+def redact_payload(text: str) -> str:
+    """A tool-call argument or output as it may be stored: JSON stays valid JSON; anything
+    else (models and clients do send malformed or plain-text payloads) is redacted as text."""
+    try:
+        return str(redact_json(text).value)
+    except RedactionError:
+        return redact_text(text).text

@@ -1,0 +1,122 @@
+"""`recorder keys ...`: the key store under RECORDER_HOME/keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from recorder.cli.options import build_settings, common_options
+from recorder.config import Settings
+from recorder.crypto.keys import KeyStore
+
+
+def key_store(settings: Settings) -> KeyStore:
+    return KeyStore(settings.home / "keys")
+
+
+def _settings(config_file: Path | None, home: Path | None, log_level: str | None) -> Settings:
+    return build_settings(config_file, log_level, home=home)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(func: F) -> F:
+    func = click.option("--config", "config_file", type=click.Path(path_type=Path))(func)
+    func = click.option("--home", type=click.Path(path_type=Path), help="Data directory.")(func)
+    func = click.option("--log-level", default=None)(func)
+    return func
+
+
+@click.group()
+def keys() -> None:
+    """Archive, auditor and signing keys: create, list, rotate, rewrap, shred."""
+
+
+@keys.command("init")
+@_common
+def init_cmd(config_file: Path | None, home: Path | None, log_level: str | None) -> None:
+    """Create whichever keys are missing (safe to repeat)."""
+    store = key_store(_settings(config_file, home, log_level))
+    created = store.init()
+    for row in created:
+        click.echo(f"created {row.tier} key {row.key_id} ({row.kind})")
+    if not created:
+        click.echo("all keys present")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_common
+def list_cmd(as_json: bool, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
+    """Every key with its id, tier, state and public key (never a secret)."""
+    rows = key_store(_settings(config_file, home, log_level)).list()
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r.key_id:14} {r.tier:8} {r.state:8} {r.kind:17} {r.created}  {r.public}")
+
+
+@keys.command("rotate")
+@click.argument("tier", type=click.Choice(["archive", "auditor", "signing"]))
+@_common
+def rotate_cmd(tier: str, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
+    """Make a new active key for TIER; the old one is retired (it still decrypts until rewrap)."""
+    row = key_store(_settings(config_file, home, log_level)).rotate(tier)  # type: ignore[arg-type]
+    click.echo(f"{tier} key {row.key_id} is now active; run `recorder keys rewrap` to move old files to it")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+@_common
+def retire_cmd(key_id: str, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
+    """Stop wrapping new files to KEY_ID."""
+    row = key_store(_settings(config_file, home, log_level)).retire(key_id)
+    click.echo(f"{row.key_id} is {row.state}")
+
+
+@keys.command("delete")
+@click.argument("key_id")
+@click.option("--yes", is_flag=True, help="Confirm: files wrapped only to this key become unreadable.")
+@_common
+def delete_cmd(key_id: str, yes: bool, config_file: Path | None, home: Path | None,
+               log_level: str | None) -> None:
+    """Crypto-shred a retired key: delete its secret file."""
+    if not yes:
+        raise click.UsageError("deleting a key is irreversible; add --yes to confirm")
+    row = key_store(_settings(config_file, home, log_level)).delete(key_id)
+    click.echo(f"{row.key_id} is {row.state}")
+
+
+@keys.command("add-recipient")
+@click.argument("tier", type=click.Choice(["archive", "auditor"]))
+@click.argument("recipient")
+@_common
+def add_recipient_cmd(tier: str, recipient: str, config_file: Path | None, home: Path | None,
+                      log_level: str | None) -> None:
+    """Also wrap new TIER files to an outside age public key (e.g. an offline escrow key)."""
+    row = key_store(_settings(config_file, home, log_level)).add_recipient(tier, recipient)  # type: ignore[arg-type]
+    click.echo(f"added {tier} recipient {row.key_id}")
+
+
+@keys.command("export-public")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--with-signing-key", is_flag=True,
+              help="Include the active signing secret (a proxy host signs manifests).")
+@_common
+def export_public_cmd(dest: Path, with_signing_key: bool, config_file: Path | None,
+                      home: Path | None, log_level: str | None) -> None:
+    """Write a key store with public keys only, for a proxy host or an auditor."""
+    key_store(_settings(config_file, home, log_level)).export_public(
+        dest, include_signing_key=with_signing_key
+    )
+    click.echo(f"public key store written to {dest}")
+
+
+COMMANDS: list[click.Command] = [keys]
