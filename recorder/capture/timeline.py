@@ -307,18 +307,24 @@ class AgentTrack:
         keep: Callable[[str | None], bool],
         trigger: CutTrigger,
     ) -> list[TimelineRecord]:
-        """Cut every response selected by ``keep`` at ``position``; one CUT fact per response."""
-        hit: list[_Delta] = []
+        """Cut every response selected by ``keep`` at ``position``; one CUT fact per response.
+
+        A heard source sample is cut when its archive start is at or after ``position``. Keys
+        only grow along the schedule, so scanning back while ``key >= position`` finds every
+        delta that can hold such a sample (a zero-length span can end exactly at the cut).
+        """
+        hit: list[tuple[_Delta, int]] = []
         for d in reversed(self._deltas):
-            if d.key <= position:
+            if d.key < position:
                 break
             if d.heard_src and keep(d.response_id):
-                hit.append(d)
+                k = self._heard_prefix(d, position)
+                if k < d.heard_src:
+                    hit.append((d, k))
         if not hit:
             return []
         cut_len: dict[str | None, int] = {}
-        for d in reversed(hit):  # schedule order, so the unplayed track follows it
-            k = self._heard_prefix(d, position)
+        for d, k in reversed(hit):  # schedule order, so the unplayed track follows it
             new_len = d.origin + (d.index + k) * self.rate // AGENT_RATE - d.start
             # only the part still heard moves: a delta may be cut again at an earlier position
             self._add_unplayed(
@@ -332,15 +338,14 @@ class AgentTrack:
             self._run = None
         self.cursor = position
         for d in reversed(self._deltas):
-            if d.key <= position:
+            if d.key < position:
                 break
             if d.heard_src:
                 self.cursor = max(self.cursor, d.key)
-        facts = [
+        return [
             TimelineRecord(TimelineKind.CUT, Channel.AGENT, seq, arrival_ns, position, length, rid, trigger)
             for rid, length in cut_len.items()
         ]
-        return facts
 
     def _heard_prefix(self, d: _Delta, position: int) -> int:
         """How many of the delta's source samples start before ``position``."""
