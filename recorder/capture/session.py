@@ -25,11 +25,18 @@ from recorder.capture.records import (
     ErrorSummary,
     FrameRecord,
     Record,
-    ResponseSummary,
-    SpeechTurn,
     TimelineKind,
     TimelineRecord,
-    ToolCallSummary,
+)
+from recorder.capture.state import (
+    ResponseState,
+    ToolCallState,
+    TurnState,
+    agent_ms,
+    ms,
+    response_summary,
+    tool_call_summary,
+    turn_summary,
 )
 from recorder.capture.timeline import AgentTrack, CallerTrack, CutPolicy, Timeline
 from recorder.errors import ConfigError
@@ -66,63 +73,6 @@ logger = logging.getLogger(__name__)
 _AUDIO_TYPES = frozenset({InputAudioAppend.TYPE, OutputAudioDelta.TYPE})
 
 
-def _ms(ns: int | None) -> float | None:
-    return None if ns is None else ns / 1_000_000
-
-
-class _Response:
-    __slots__ = (
-        "id", "created_ns", "first_audio_ns", "audio_done_ns", "done_ns", "status", "reason",
-        "usage", "anchor_ns", "latency_ns", "cut_position", "cut_trigger", "item_ids",
-    )
-
-    def __init__(self, response_id: str | None) -> None:
-        self.id = response_id
-        self.created_ns: int | None = None
-        self.first_audio_ns: int | None = None
-        self.audio_done_ns: int | None = None
-        self.done_ns: int | None = None
-        self.status: str | None = None
-        self.reason: str | None = None
-        self.usage: tuple[int | None, int | None, int | None] = (None, None, None)
-        self.anchor_ns: int | None = None  # the speech_stopped this response answers
-        self.latency_ns: int | None = None
-        self.cut_position: int | None = None
-        self.cut_trigger: CutTrigger | None = None
-        self.item_ids: list[str] = []
-
-
-class _ToolCall:
-    __slots__ = (
-        "call_id", "name", "response_id", "parts", "arguments", "output", "requested_ns",
-        "output_ns", "response_create_ns", "timed_out",
-    )
-
-    def __init__(self, call_id: str | None) -> None:
-        self.call_id = call_id
-        self.name: str | None = None
-        self.response_id: str | None = None
-        self.parts: list[str] = []
-        self.arguments: str | None = None
-        self.output: str | None = None
-        self.requested_ns: int | None = None
-        self.output_ns: int | None = None
-        self.response_create_ns: int | None = None
-        self.timed_out = False
-
-
-class _Turn:
-    __slots__ = ("item_id", "started_ns", "stopped_ns", "audio_start_ms", "audio_end_ms", "status")
-
-    def __init__(self, item_id: str | None, started_ns: int) -> None:
-        self.item_id = item_id
-        self.started_ns = started_ns
-        self.stopped_ns: int | None = None
-        self.audio_start_ms: int | None = None
-        self.audio_end_ms: int | None = None
-        self.status: str | None = None
-
-
 class CaptureSession:
     """One call's capture state. Not thread-safe: the shell feeds it from one place, in order."""
 
@@ -155,11 +105,11 @@ class CaptureSession:
         self._configured_ns: int | None = None
         self._caller_before_configured = 0
         self._warnings: list[str] = []
-        self._responses: dict[str | None, _Response] = {}
-        self._calls: dict[str | None, _ToolCall] = {}
+        self._responses: dict[str | None, ResponseState] = {}
+        self._calls: dict[str | None, ToolCallState] = {}
         self._errors: list[ErrorSummary] = []
-        self._turns: list[_Turn] = []
-        self._turn_by_item: dict[str, _Turn] = {}
+        self._turns: list[TurnState] = []
+        self._turn_by_item: dict[str, TurnState] = {}
         self._pending_stop: tuple[int, str | None] | None = None
         self._close: CloseRecord | None = None
         self._events: list[TimelineRecord] = []  # gaps, drift and cuts, in observation order
@@ -316,7 +266,7 @@ class CaptureSession:
     def _speech_started(self, seq: int, e: SpeechStarted, ns: int) -> list[TimelineRecord]:
         turn = self._turn_by_item.get(e.item_id) if e.item_id is not None else None
         if turn is None:
-            turn = _Turn(e.item_id, ns)
+            turn = TurnState(e.item_id, ns)
             self._turns.append(turn)
             if e.item_id is not None:
                 self._turn_by_item[e.item_id] = turn
@@ -334,7 +284,7 @@ class CaptureSession:
             open_turns = [t for t in self._turns if t.stopped_ns is None]
             turn = open_turns[-1] if open_turns and e.item_id is None else None
         if turn is None:
-            turn = _Turn(e.item_id, ns)
+            turn = TurnState(e.item_id, ns)
             self._turns.append(turn)
             if e.item_id is not None:
                 self._turn_by_item[e.item_id] = turn
@@ -404,64 +354,25 @@ class CaptureSession:
                 if r.cut_position is None:
                     r.cut_position, r.cut_trigger = fact.position, fact.trigger
 
-    def _response(self, response_id: str | None) -> _Response:
+    def _response(self, response_id: str | None) -> ResponseState:
         r = self._responses.get(response_id)
         if r is None:
-            r = self._responses[response_id] = _Response(response_id)
+            r = self._responses[response_id] = ResponseState(response_id)
         return r
 
-    def _call(self, call_id: str | None) -> _ToolCall:
+    def _call(self, call_id: str | None) -> ToolCallState:
         c = self._calls.get(call_id)
         if c is None:
-            c = self._calls[call_id] = _ToolCall(call_id)
+            c = self._calls[call_id] = ToolCallState(call_id)
         return c
 
     # --- snapshots -------------------------------------------------------------------------------
 
-    def _agent_ms(self, samples: int) -> float:
-        return samples * 1000 / AGENT_RATE
-
-    def _response_summary(self, r: _Response) -> ResponseSummary:
-        received = self._agent.received.get(r.id, 0)
-        unplayed = self._agent.unplayed.get(r.id, 0)
-        cut_ms = None if r.cut_position is None else r.cut_position * 1000 / self.archive_rate
-        return ResponseSummary(
-            response_id=r.id or "",
-            status=r.status,
-            reason=r.reason,
-            created_ms=_ms(r.created_ns),
-            first_audio_ms=_ms(r.first_audio_ns),
-            done_ms=_ms(r.done_ns),
-            input_tokens=r.usage[0],
-            output_tokens=r.usage[1],
-            total_tokens=r.usage[2],
-            audio_ms_received=self._agent_ms(received),
-            audio_ms_heard=self._agent_ms(received - unplayed),
-            latency_ms=_ms(r.latency_ns),
-            cut_ms=cut_ms,
-            audio_ms_unplayed=self._agent_ms(unplayed),
-            cut_trigger=r.cut_trigger,
-            audio_done_ms=_ms(r.audio_done_ns),
-            item_ids=tuple(r.item_ids),
-        )
-
-    def _tool_call_summary(self, c: _ToolCall) -> ToolCallSummary:
-        arguments = c.arguments if c.arguments is not None else ("".join(c.parts) if c.parts else None)
-        return ToolCallSummary(
-            call_id=c.call_id or "",
-            name=c.name,
-            arguments=arguments,
-            output=c.output,
-            response_id=c.response_id,
-            requested_ms=_ms(c.requested_ns),
-            output_ms=_ms(c.output_ns),
-            response_create_ms=_ms(c.response_create_ns),
-            timed_out=c.timed_out,
-        )
-
     def summary(self) -> CallSummary:
         """The call so far, as an immutable value."""
-        responses = tuple(self._response_summary(r) for r in self._responses.values())
+        responses = tuple(
+            response_summary(r, self._agent, self.archive_rate) for r in self._responses.values()
+        )
         received = sum(self._agent.received.values())
         unplayed = sum(self._agent.unplayed.values())
         close = self._close
@@ -471,24 +382,21 @@ class CaptureSession:
             instructions=self._instructions,
             tools=self._tools,
             responses=responses,
-            tool_calls=tuple(self._tool_call_summary(c) for c in self._calls.values()),
+            tool_calls=tuple(tool_call_summary(c) for c in self._calls.values()),
             errors=tuple(self._errors),
-            speech_turns=tuple(
-                SpeechTurn(t.item_id, t.started_ns / 1e6, _ms(t.stopped_ns), t.audio_start_ms, t.audio_end_ms, t.status)
-                for t in self._turns
-            ),
+            speech_turns=tuple(turn_summary(t) for t in self._turns),
             frames_c2s=self._frames[Direction.C2S],
             frames_s2c=self._frames[Direction.S2C],
             unparsed_frames=self._unparsed,
             caller_audio_ms=self._caller.samples * 1000 / CALLER_RATE,
-            agent_audio_ms_received=self._agent_ms(received),
-            agent_audio_ms_heard=self._agent_ms(received - unplayed),
+            agent_audio_ms_received=agent_ms(received),
+            agent_audio_ms_heard=agent_ms(received - unplayed),
             warnings=tuple(self._warnings),
             unparsed_audio_frames=self._unparsed_audio,
             unknown_frames=self._unknown,
-            configured_ms=_ms(self._configured_ns),
+            configured_ms=ms(self._configured_ns),
             caller_audio_ms_before_configured=self._caller_before_configured * 1000 / CALLER_RATE,
-            agent_audio_ms_unplayed=self._agent_ms(unplayed),
+            agent_audio_ms_unplayed=agent_ms(unplayed),
             input_tokens=sum(r.input_tokens or 0 for r in responses),
             output_tokens=sum(r.output_tokens or 0 for r in responses),
             total_tokens=sum(r.total_tokens or 0 for r in responses),
@@ -497,7 +405,7 @@ class CaptureSession:
             close_code=close.code if close else None,
             close_reason=close.reason if close else None,
             closed_by=close.closed_by if close else None,
-            closed_ms=_ms(close.arrival_ns) if close else None,
+            closed_ms=ms(close.arrival_ns) if close else None,
         )
 
     def timeline(self) -> Timeline:

@@ -12,8 +12,9 @@ Invariants (checked by tests/unit/capture/test_laws.py):
 * Agent channel (playout model): a response's first delta starts at max(play cursor, arrival);
   its next deltas follow contiguously; a delta arriving after the cursor passed (underrun) is
   laid at its arrival and the silence is a GAP. Heard spans never overlap and only move forward.
-* Barge-in: a cut at position c moves every part of the cut response scheduled after c to the
-  unplayed track and resets the cursor to c. Heard samples + unplayed samples = every agent
+* Barge-in: a cut at position c moves every heard source sample of the cut response whose
+  archive start is at or after c to the unplayed track, resets the cursor to c, and drops the
+  response's later deltas straight onto the unplayed track (the client flushed it). Heard samples + unplayed samples = every agent
   sample received, per delta and per response.
 * Rates that do not divide evenly are handled by placing runs of source samples, so spans tile
   exactly (no rounding drift, no sample lost); the archive renderer resamples each run.
