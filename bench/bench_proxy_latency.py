@@ -62,7 +62,7 @@ async def paced(period_s: float, stop_at: float, send: object) -> None:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def run_load(url: str, calls: int, seconds: float, samples: Samples, up: Samples) -> None:
+async def run_load(url: str, calls: int, seconds: float, samples: Samples) -> None:
     async def one_call(index: int) -> None:
         await asyncio.sleep(index * 0.02 % 0.1)  # spread the frame phases
         async with connect(url, max_size=None, ping_interval=None, compression=None) as ws:
@@ -132,10 +132,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(url: str, calls: int, seconds: float) -> Samples:
-    client, up = Samples(), Samples()
-    await run_load(url, calls, seconds, client, up)
-    return Samples(c2s=up.c2s, s2c=client.s2c)
+async def measure(url: str, calls: int, seconds: float, upstream: Samples) -> Samples:
+    client = Samples()
+    upstream.c2s.clear()
+    await run_load(url, calls, seconds, client)
+    return Samples(c2s=list(upstream.c2s), s2c=client.s2c)
 
 
 async def main(calls_list: list[int], seconds: float) -> None:
@@ -157,8 +158,8 @@ async def main(calls_list: list[int], seconds: float) -> None:
             print("|---|---|---|---|---|---|---|---|---|")
             try:
                 for calls in calls_list:
-                    base = await measure(direct, calls, seconds)
-                    via = await measure(proxied, calls, seconds)
+                    base = await measure(direct, calls, seconds, up_samples)
+                    via = await measure(proxied, calls, seconds, up_samples)
                     for name in ("c2s", "s2c"):
                         b, v = getattr(base, name), getattr(via, name)
                         print(

@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from recorder.capture.records import Direction
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
 from recorder.db.write import CallMeta
@@ -41,6 +42,7 @@ from recorder.scrub import scrub_text
 log = logging.getLogger(__name__)
 
 Finalizer = Callable[[CallMeta, CaptureSession], None]
+_CLOSED_BY = {"client": Direction.C2S, "upstream": Direction.S2C}
 
 
 @dataclass(slots=True)
@@ -203,8 +205,15 @@ class ProxyServer:
         finally:
             del self.stats.relays[call_id]
             await pending.upstream.close()
+        ended_ns = time.monotonic_ns() - pending.origin_ns
+        capture.close(
+            ended_ns,
+            code=result.close_code,
+            reason=result.close_reason,
+            closed_by=_CLOSED_BY.get(result.close_side or ""),
+        )
         ended = dt.datetime.now(dt.timezone.utc)
-        duration_ms = (time.monotonic_ns() - pending.origin_ns) / 1e6
+        duration_ms = ended_ns / 1e6
         meta = CallMeta(
             id=call_id,
             started_at=pending.started_at,
