@@ -31,6 +31,7 @@ timestamp = Annotated[dt.datetime, mapped_column(DateTime(timezone=True))]
 session_fk = Annotated[
     str, mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
 ]
+sha256_hex = Annotated[str, mapped_column(String(64))]
 
 
 class Base(DeclarativeBase):
@@ -142,3 +143,42 @@ class CallError(Base):
     at_ms: Mapped[float] = mapped_column(Float)
 
     session: Mapped[CallSession] = relationship(back_populates="errors")
+
+
+class Recording(Base):
+    """The archive of one call on disk (DESIGN.md "Encryption and integrity").
+
+    ``archive_path`` is relative to the data dir; ``manifest_version``/``manifest_sha256`` pin the
+    latest signed manifest, so a swapped or edited manifest shows up in ``recorder verify``.
+    """
+
+    __tablename__ = "recordings"
+
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    archive_path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))  # complete | incomplete
+    reason: Mapped[opt_text]
+    manifest_version: Mapped[int] = mapped_column(Integer)
+    manifest_sha256: Mapped[sha256_hex]
+    key_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[timestamp]
+
+
+class LedgerEntry(Base):
+    """One manifest version, hash-chained to the entry before it (``recorder.db.ledger``).
+
+    No foreign key: the ledger outlives erased sessions, so the chain stays checkable.
+    """
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("session_id", "manifest_version"),)
+
+    seq: Mapped[intpk]
+    session_id: Mapped[str_id]
+    manifest_version: Mapped[int] = mapped_column(Integer)
+    manifest_sha256: Mapped[sha256_hex]
+    prev_hash: Mapped[sha256_hex]
+    entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
+    created_at: Mapped[timestamp]

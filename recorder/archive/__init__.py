@@ -1,0 +1,1 @@
+"""Finalized recordings: render from capture records, encrypt, sign, store, ledger (DESIGN.md)."""

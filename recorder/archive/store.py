@@ -1,0 +1,247 @@
+"""Archive directories on disk: atomic creation, read-back, new manifest versions, listing.
+
+Layout (design contract "Data dir layout")::
+
+    <home>/archive/<YYYY>/<MM>/<DD>/<session_id>/     date = session start, UTC
+        recording.flac.age  unplayed.flac.age  events.jsonl.age  alignment.json.age  call.json.age
+        manifest-0001.json  manifest-0001.json.sig   (then -0002 ... for derivatives / rewraps)
+
+A new archive is written into ``<home>/archive/.tmp-<session_id>-<random>/``: every file is
+written and fsynced, the directory is fsynced, then renamed into place and the parent fsynced.
+So an archive directory either exists complete or not at all; a crash leaves at most a temp
+directory (encrypted files only), removed by the next write of that session. Files handed to
+this module are already encrypted (or are public manifests): it never sees plaintext audio.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from recorder.archive.manifest import SIG_SUFFIX, manifest_name, manifest_version_of
+from recorder.errors import NotFound, RecorderError
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_DIR = "archive"
+TMP_PREFIX = ".tmp-"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_FILE_MODE = 0o644
+_DIR_MODE = 0o755
+
+
+class ArchiveExists(RecorderError):
+    """An archive directory for this session is already in place; it is never overwritten."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"archive {path} already exists; archives are never overwritten")
+
+
+def check_session_id(session_id: str) -> str:
+    """Session ids become directory names: only a safe single path component is accepted."""
+    if not _SESSION_ID.match(session_id):
+        raise ValueError(f"session id {session_id!r} is not a safe directory name")
+    return session_id
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    """Create ``path`` (must not exist), write all of ``data`` and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_durable(path: Path, data: bytes) -> None:
+    """Atomically replace (or create) one file in an existing directory."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{secrets.token_hex(4)}")
+    _write_durable(tmp, data)
+    os.replace(tmp, path)
+
+
+def _makedirs_durable(path: Path) -> None:
+    """mkdir -p that fsyncs each parent whose entries changed, so the new path survives a crash."""
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=_DIR_MODE)
+        except FileExistsError:
+            continue
+        _fsync_dir(d.parent)
+
+
+def utc_date(started_at: dt.datetime) -> dt.date:
+    """The archive date of a session: its start, in UTC (naive times are taken as UTC)."""
+    if started_at.tzinfo is None:
+        return started_at.date()
+    return started_at.astimezone(dt.UTC).date()
+
+
+class ArchiveStore:
+    """The archive tree under ``<home>/archive``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.root = self.home / ARCHIVE_DIR
+
+    # --- paths ---------------------------------------------------------------------------------
+
+    def relative_dir(self, session_id: str, started_at: dt.datetime) -> str:
+        """The archive directory relative to home, as the recordings row stores it."""
+        d = utc_date(started_at)
+        return f"{ARCHIVE_DIR}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{check_session_id(session_id)}"
+
+    def path_for(self, session_id: str, started_at: dt.datetime) -> Path:
+        return self.home / self.relative_dir(session_id, started_at)
+
+    def relative(self, archive_dir: Path) -> str:
+        return archive_dir.relative_to(self.home).as_posix()
+
+    def find(self, session_id: str) -> Path | None:
+        """The archive directory of ``session_id`` wherever its date put it, or None."""
+        check_session_id(session_id)
+        found = sorted(self.root.glob(f"[0-9]*/[0-9]*/[0-9]*/{session_id}"))
+        return found[0] if found else None
+
+    def get(self, session_id: str) -> Path:
+        found = self.find(session_id)
+        if found is None:
+            raise NotFound("archive", session_id)
+        return found
+
+    def list(self) -> list[Path]:
+        """Every archive directory on disk (temp directories excluded), in path order."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p
+            for p in self.root.glob("[0-9]*/[0-9]*/[0-9]*/*")
+            if p.is_dir() and not p.name.startswith(".")
+        )
+
+    def temp_dirs(self) -> list[Path]:
+        """Leftovers of interrupted writes (encrypted files only)."""
+        return sorted(self.root.glob(f"{TMP_PREFIX}*")) if self.root.is_dir() else []
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def write_new(
+        self,
+        session_id: str,
+        started_at: dt.datetime,
+        files: Mapping[str, bytes],
+        manifest: bytes,
+        signature: bytes,
+        *,
+        version: int = 1,
+    ) -> Path:
+        """Write a whole new archive atomically; raise ``ArchiveExists`` if one is in place."""
+        dest = self.path_for(session_id, started_at)
+        if dest.exists():
+            raise ArchiveExists(dest)
+        self.remove_temp(session_id)
+        _makedirs_durable(self.root)
+        tmp = self.root / f"{TMP_PREFIX}{session_id}-{secrets.token_hex(6)}"
+        tmp.mkdir(mode=_DIR_MODE)
+        try:
+            for name, data in files.items():
+                if "/" in name or name.startswith(".") or manifest_version_of(name) is not None:
+                    raise ValueError(f"archive file name {name!r} is not allowed")
+                _write_durable(tmp / name, data)
+            name = manifest_name(version)
+            _write_durable(tmp / (name + SIG_SUFFIX), signature)
+            _write_durable(tmp / name, manifest)
+            _fsync_dir(tmp)
+            _makedirs_durable(dest.parent)
+            if dest.exists():
+                raise ArchiveExists(dest)
+            os.rename(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(dest.parent)
+        _fsync_dir(self.root)
+        logger.info("archive %s written (%d files)", self.relative(dest), len(files))
+        return dest
+
+    def remove_temp(self, session_id: str) -> None:
+        for tmp in self.root.glob(f"{TMP_PREFIX}{check_session_id(session_id)}-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def add_version(
+        self,
+        archive_dir: Path,
+        version: int,
+        manifest: bytes,
+        signature: bytes,
+        files: Mapping[str, bytes] | None = None,
+    ) -> Path:
+        """Add manifest ``version`` (must be the next one), replacing or adding ``files`` first.
+
+        Files are replaced atomically one by one, then the signature, then the manifest; a
+        crash in between leaves files the latest manifest does not match, which ``verify``
+        reports and a retry of the same operation repairs.
+        """
+        existing = self.manifest_versions(archive_dir)
+        expected = (existing[-1] if existing else 0) + 1
+        if version != expected:
+            raise ValueError(f"next manifest of {archive_dir} is {expected}, not {version}")
+        for name, data in (files or {}).items():
+            if "/" in name or name.startswith(".") or manifest_version_of(name) is not None:
+                raise ValueError(f"archive file name {name!r} is not allowed")
+            _replace_durable(archive_dir / name, data)
+        name = manifest_name(version)
+        _replace_durable(archive_dir / (name + SIG_SUFFIX), signature)
+        _write_durable(archive_dir / name, manifest)
+        _fsync_dir(archive_dir)
+        logger.info("archive %s: manifest version %d added", self.relative(archive_dir), version)
+        return archive_dir / name
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def manifest_versions(self, archive_dir: Path) -> list[int]:
+        """Versions of the manifests present, ascending."""
+        return sorted(
+            v for p in archive_dir.iterdir() if (v := manifest_version_of(p.name)) is not None
+        )
+
+    def read(self, archive_dir: Path, name: str) -> bytes:
+        path = archive_dir / name
+        if not path.is_file():
+            raise NotFound("archive file", self.relative(path))
+        return path.read_bytes()
+
+    def read_manifest(self, archive_dir: Path, version: int | None = None) -> tuple[int, bytes, bytes | None]:
+        """(version, manifest bytes, signature bytes or None); the latest version by default."""
+        versions = self.manifest_versions(archive_dir)
+        if version is None:
+            if not versions:
+                raise NotFound("manifest in", self.relative(archive_dir))
+            version = versions[-1]
+        name = manifest_name(version)
+        data = self.read(archive_dir, name)
+        sig_path = archive_dir / (name + SIG_SUFFIX)
+        return version, data, sig_path.read_bytes() if sig_path.is_file() else None

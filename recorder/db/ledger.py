@@ -1,0 +1,136 @@
+"""The ledger: a hash chain over every manifest version ever written (DESIGN.md "Database").
+
+Each entry pins one manifest (session id, version, SHA-256) and chains to the entry before it::
+
+    entry_hash = sha256(canonical JSON of {seq, session_id, manifest_version, manifest_sha256,
+                                           prev_hash, created_at (UTC ISO, microseconds)})
+    prev_hash  = entry_hash of entry seq-1, or 64 zeros for seq 1
+
+So an edited row no longer matches its own hash, and a deleted row breaks the next row's
+``prev_hash`` (or, for the last row, leaves a manifest on disk with no entry; ``verify`` checks
+that). Sequence numbers are assigned here as last + 1, not by the database, so two concurrent
+appenders collide on the primary key and one retries (``recordings.record_archive``) instead
+of forking the chain. Functions take a ``Session``; only shells commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recorder.db.models import LedgerEntry
+
+GENESIS = "0" * 64
+
+
+def _iso(ts: dt.datetime) -> str:
+    """One text for a timestamp on every engine (SQLite hands back naive UTC)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(
+    seq: int,
+    session_id: str,
+    manifest_version: int,
+    manifest_sha256: str,
+    prev_hash: str,
+    created_at: dt.datetime,
+) -> str:
+    doc = {
+        "seq": seq,
+        "session_id": session_id,
+        "manifest_version": manifest_version,
+        "manifest_sha256": manifest_sha256,
+        "prev_hash": prev_hash,
+        "created_at": _iso(created_at),
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def last_entry(session: Session) -> LedgerEntry | None:
+    return session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)).first()
+
+
+def find_entry(session: Session, session_id: str, manifest_version: int) -> LedgerEntry | None:
+    return session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.session_id == session_id, LedgerEntry.manifest_version == manifest_version
+        )
+    ).first()
+
+
+def append(
+    session: Session,
+    session_id: str,
+    manifest_version: int,
+    manifest_sha256: str,
+    *,
+    now: dt.datetime,
+) -> LedgerEntry:
+    """Add the next entry of the chain (flushed, not committed)."""
+    last = last_entry(session)
+    seq = 1 if last is None else last.seq + 1
+    prev = GENESIS if last is None else last.entry_hash
+    now = now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    entry = LedgerEntry(
+        seq=seq,
+        session_id=session_id,
+        manifest_version=manifest_version,
+        manifest_sha256=manifest_sha256,
+        prev_hash=prev,
+        entry_hash=entry_hash(seq, session_id, manifest_version, manifest_sha256, prev, now),
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def read_chain(session: Session) -> list[LedgerEntry]:
+    """Every entry, in chain order."""
+    return list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """What is wrong at ``seq``: ``missing`` entries, an ``altered`` entry, or a ``broken`` link."""
+
+    kind: str
+    seq: int
+    detail: str
+
+
+def check_chain(entries: Sequence[LedgerEntry]) -> list[ChainProblem]:
+    """Every break in the chain, in order (empty when it holds)."""
+    problems: list[ChainProblem] = []
+    prev, expected_seq = GENESIS, 1
+    for e in entries:
+        if e.seq != expected_seq:
+            gap = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}..{e.seq - 1}"
+            problems.append(ChainProblem("missing", expected_seq, f"ledger entries {gap} were deleted"))
+        own = entry_hash(
+            e.seq, e.session_id, e.manifest_version, e.manifest_sha256, e.prev_hash, e.created_at
+        )
+        if own != e.entry_hash:
+            problems.append(
+                ChainProblem("altered", e.seq, f"ledger entry {e.seq} ({e.session_id}) does not match its hash")
+            )
+        if e.prev_hash != prev:
+            problems.append(
+                ChainProblem(
+                    "broken", e.seq,
+                    f"ledger entry {e.seq} does not chain to the entry before it "
+                    "(an earlier entry was deleted or altered)",
+                )
+            )
+        prev, expected_seq = e.entry_hash, e.seq + 1
+    return problems

@@ -1,0 +1,135 @@
+"""The rendered recording is what the playout model says the caller heard (DESIGN.md "Timeline")."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soxr
+
+from recorder.archive.render import RenderError, decode_flac, encode_flac, render
+from recorder.capture.records import AudioRecord, Direction
+from tests.unit.archive.calls import CUT_AT, R1_START, R2_START, build_call, int16
+
+
+@pytest.fixture(scope="module")
+def call():  # type: ignore[no-untyped-def]
+    return build_call()
+
+
+@pytest.fixture(scope="module")
+def rendered(call):  # type: ignore[no-untyped-def]
+    return render(call.journal, close=call.close)
+
+
+def test_right_channel_is_agent_audio_bit_exact_at_playout_positions(call, rendered) -> None:  # type: ignore[no-untyped-def]
+    right = rendered.stereo[:, 1]
+    r1, r2 = int16(call.r1), int16(call.r2)
+    heard = CUT_AT - R1_START
+    assert np.array_equal(right[R1_START:CUT_AT], r1[:heard])
+    assert np.array_equal(right[R2_START : R2_START + len(r2)], r2)
+    silent = np.ones(len(right), dtype=bool)
+    silent[R1_START:CUT_AT] = False
+    silent[R2_START : R2_START + len(r2)] = False
+    assert not right[silent].any()  # nothing else on the agent channel
+
+
+def test_cut_tail_is_in_the_unplayed_track_with_its_index(call, rendered) -> None:  # type: ignore[no-untyped-def]
+    r1 = int16(call.r1)
+    heard = CUT_AT - R1_START
+    assert np.array_equal(rendered.unplayed, r1[heard:])
+    pieces = rendered.alignment["unplayed"]
+    assert {p["response_id"] for p in pieces} == {"r1"}
+    assert all(p["cut_position"] == CUT_AT for p in pieces)
+    assert sum(p["length"] for p in pieces) == len(r1) - heard
+    assert [p["offset"] for p in pieces] == sorted(p["offset"] for p in pieces)
+    assert rendered.alignment["cuts"][0]["trigger"] == "response.created"
+
+
+def _snr_db(reference: np.ndarray, got: np.ndarray) -> float:
+    ref = reference.astype(np.float64)
+    err = got.astype(np.float64) - ref
+    return float(10 * np.log10(np.sum(ref**2) / np.sum(err**2)))
+
+
+def test_left_channel_resampled_back_matches_the_caller_above_40_db(call, rendered) -> None:  # type: ignore[no-untyped-def]
+    left = rendered.stereo[:, 0]
+    back = soxr.resample(left.astype(np.float32), 48000, 16000, quality="HQ")
+    expected = np.zeros(len(back))
+    for (t_ms, pcm), placed in zip(call.caller_frames, _caller_starts(call)):
+        samples = int16(pcm)
+        expected[placed // 3 : placed // 3 + len(samples)] = samples
+    assert _snr_db(expected, back) > 40
+    assert rendered.alignment["gaps"][0]["channel"] == "caller"
+    assert rendered.alignment["gaps"][0]["length"] == (3000 - 2600) * 48
+
+
+def _caller_starts(call) -> list[int]:  # type: ignore[no-untyped-def]
+    return [r.start for r in call.journal if isinstance(r, AudioRecord) and r.direction is Direction.C2S]
+
+
+def test_caller_frames_land_where_capture_placed_them(call) -> None:  # type: ignore[no-untyped-def]
+    starts = _caller_starts(call)
+    assert starts[0] == 100 * 48
+    assert starts[1] - starts[0] == 20 * 48  # contiguous
+    assert 3000 * 48 in starts  # laid at arrival after the stall
+
+
+def test_event_log_has_every_frame_and_no_audio(call, rendered) -> None:  # type: ignore[no-untyped-def]
+    lines = [json.loads(line) for line in rendered.events.splitlines()]
+    assert len(lines) == len(call.journal) + 1
+    assert lines[-1]["kind"] == "close" and lines[-1]["code"] == 1000
+    audio = [ln for ln in lines if ln["kind"] == "audio"]
+    assert all("text" not in ln and "binary_b64" not in ln for ln in audio)
+    assert sum(ln["bytes"] for ln in audio if ln["channel"] == "agent") == len(call.r1) + len(call.r2)
+    binary = [ln for ln in lines if "binary_b64" in ln]
+    assert len(binary) == 1 and binary[0]["dir"] == "c2s"
+    created = [ln for ln in lines if ln.get("type") == "response.created"]
+    assert json.loads(created[0]["text"])["response"]["id"] == "r1"
+    b = rendered.events
+    assert call.caller_frames[5][1] not in b  # no raw PCM in the log
+
+
+def test_replay_from_journal_matches_the_live_session(call, rendered) -> None:  # type: ignore[no-untyped-def]
+    assert rendered.summary == call.session.summary()
+    assert rendered.timeline == call.session.timeline()
+
+
+def test_flac_round_trip_is_lossless(rendered) -> None:  # type: ignore[no-untyped-def]
+    samples, rate = decode_flac(encode_flac(rendered.stereo, 48000))
+    assert rate == 48000 and np.array_equal(samples, rendered.stereo)
+    mono, _ = decode_flac(encode_flac(rendered.unplayed, 48000))
+    assert np.array_equal(mono, rendered.unplayed)
+
+
+def test_other_archive_rate_resamples_both_channels(call) -> None:  # type: ignore[no-untyped-def]
+    out = render(call.journal, close=call.close, archive_rate=44100)
+    assert out.archive_rate == 44100
+    assert out.alignment["agent_bit_exact"] is False
+    right = out.stereo[:, 1].astype(np.float64)
+    assert np.sqrt(np.mean(right**2)) > 100  # the agent is there, resampled
+    assert len(out.unplayed) == out.timeline.unplayed_length
+
+
+def test_empty_call_renders_and_encodes() -> None:
+    out = render([])
+    assert len(out.stereo) == 0 and len(out.unplayed) == 0
+    samples, _ = decode_flac(encode_flac(out.stereo, 48000))
+    assert samples.shape == (1, 2) and not samples.any()
+
+
+def test_source_refuses_frames_that_contradict_the_timeline(call) -> None:  # type: ignore[no-untyped-def]
+    from recorder.archive.render import _Source
+
+    src = _Source(call.journal)
+    i = next(k for k, r in enumerate(call.journal) if isinstance(r, AudioRecord) and r.direction is Direction.S2C)
+    with pytest.raises(RenderError):
+        src.agent_pcm(i, 0, call.journal[i].samples + 1)  # more samples than the frame holds
+    with pytest.raises(RenderError):
+        src.agent_pcm(0, 0, 1)  # frame 0 is not agent audio
+
+
+def test_repr_shows_no_audio(rendered) -> None:  # type: ignore[no-untyped-def]
+    text = repr(rendered)
+    assert "samples=" in text and "array" not in text and len(text) < 200
