@@ -185,6 +185,8 @@ def _walk(
                 close = item
             elif isinstance(item, EndRecord):
                 end = item
+        if number == 1 and not items and seg_stop is None:
+            seg_stop = JournalTruncated(1, header.size, "torn before the META record")
         if seg_stop is not None:
             stop = _named(seg_stop, path)
             break

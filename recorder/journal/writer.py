@@ -196,7 +196,10 @@ class JournalWriter:
             raise JournalError(str(self.session_dir), "journal writer was already opened")
         try:
             self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.session_dir.mkdir(mode=0o700)
+            try:
+                self.session_dir.mkdir(mode=0o700)
+            except FileExistsError as exc:
+                raise JournalError(str(self.session_dir), "a journal for this session already exists") from exc
             if self.fsync != "never":
                 _fsync_dir(self.spool_dir)
             self._seal = SessionSeal.generate(self.session_id, self._rng)
@@ -204,8 +207,6 @@ class JournalWriter:
             self._start_segment(1)
             self._emit([MetaRecord(self._meta)])
             self._sync(force=True)
-        except FileExistsError as exc:
-            raise JournalError(str(self.session_dir), "a journal for this session already exists") from exc
         except OSError as exc:
             self._close_fd()
             raise JournalError(str(self.session_dir), f"cannot create journal: {_describe(exc)}") from exc
@@ -250,8 +251,8 @@ class JournalWriter:
             self._accepting = False
             tail: list[JournalItem] = []
             if self._dropped_records:
-                tail.append(FailureRecord(
-                    "not_recorded", "records handed to the journal after it failed",
+                tail.append(FailureRecord(  # totals, the overflowing records included
+                    "not_recorded", "records handed to the journal that were not recorded",
                     dropped_records=self._dropped_records, dropped_bytes=self._dropped_bytes,
                 ))
             if close_record is not None:
