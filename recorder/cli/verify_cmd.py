@@ -1,0 +1,61 @@
+"""`recorder verify [SESSION]`: integrity of archives, ledger and rows, with no decryption key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from recorder.audit.verify import verify as verify_archives
+from recorder.cli.options import build_settings, common_options
+from recorder.crypto.keys import KeyStore
+from recorder.db.engine import make_engine, upgrade
+
+
+@click.command()
+@click.argument("session_id", required=False)
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Key store holding the signing public keys (default: HOME/keys). "
+                   "Public files are enough: `keys` export for auditors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+@click.pass_context
+def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, as_json: bool,
+           config_file: Path | None, home: Path | None, database_url: str | None,
+           log_level: str | None) -> None:
+    """Check signatures, file hashes, the ledger chain and the recordings rows.
+
+    Needs no decryption key. Prints one line per missing, altered or extra record and exits 1
+    if there is any; exits 0 only when everything holds.
+    """
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    verify_keys = KeyStore(keys_dir or settings.home / "keys").verify_keys()
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        report = verify_archives(settings.home, engine, verify_keys, session=session_id)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({
+            "ok": report.ok, "archives": report.archives, "files": report.files,
+            "manifests": report.manifests, "ledger_entries": report.ledger_entries,
+            "recordings": report.recordings,
+            "problems": [{"kind": p.kind, "subject": p.subject, "detail": p.detail,
+                          "session_id": p.session_id} for p in report.problems],
+        }, indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+        counts = (f"{report.archives} archives, {report.manifests} manifests, {report.files} files, "
+                  f"{report.ledger_entries} ledger entries, {report.recordings} recordings rows")
+        if report.ok:
+            click.echo(f"ok: {counts} verified")
+        else:
+            click.echo(f"FAILED: {len(report.problems)} problems ({counts} checked)", err=True)
+    ctx.exit(0 if report.ok else 1)
+
+
+COMMANDS = [verify]
