@@ -149,7 +149,7 @@ def verify_manifest(
     """Parse and check the signature; raise ``SignatureInvalid`` or ``ManifestError``."""
     manifest = parse_manifest(data, name=name)
     key = verify_keys.get(manifest.signing_key_id)
-    if key is None:
+    if key is None or key.key_id != manifest.signing_key_id:
         raise SignatureInvalid(name, f"signed by unknown key {manifest.signing_key_id}")
     try:
         text = signature.decode("ascii")

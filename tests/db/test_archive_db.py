@@ -302,3 +302,33 @@ def test_archive_store_lists_what_finalize_wrote(
     store = ArchiveStore(home)
     assert store.list() == sorted([a.path, b.path])
     assert store.find("sess_0002") == b.path and store.temp_dirs() == []
+
+
+def test_rewrap_publishes_a_chained_second_manifest(
+    call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
+) -> None:
+    from recorder.archive.versions import SealedFile, publish_version
+
+    result = _finalize(call, home, keystore, engine)
+    old_ids = keystore.identities("archive")
+    keystore.rotate("archive")
+    new = keystore.recipients("archive")
+    blob = (result.path / RECORDING).read_bytes()
+    header = age.rewrap(blob, old_ids, new)
+    rewrapped = header + blob[age.read_header(blob).payload_offset :]
+    manifest = publish_version(home, keystore, engine, "sess_0001",
+                               {RECORDING: SealedFile(rewrapped, "archive", age.recipient_key_ids(new))})
+    assert manifest.version == 2
+    assert manifest.previous_sha256 == sha256_hex((result.path / "manifest-0001.json").read_bytes())
+    assert manifest.file(RECORDING).key_ids == age.recipient_key_ids(new)  # type: ignore[union-attr]
+    assert (result.path / "manifest-0002.json.sig").is_file()
+    assert _problems(home, engine, keystore) == []
+    with transaction(engine) as s:
+        rec = s.get(Recording, "sess_0001")
+        assert rec is not None and rec.manifest_version == 2
+        assert [e.manifest_version for e in read_chain(s)] == [1, 2]
+    newest = [i for i in keystore.identities("archive") if i.key_id in manifest.file(RECORDING).key_ids]  # type: ignore[union-attr]
+    assert age.decrypt(rewrapped, newest) == age.decrypt(blob, old_ids)
+    (result.path / "manifest-0001.json").unlink()  # history can't be dropped silently
+    problems = _problems(home, engine, keystore)
+    assert f"missing: {result.relative_path}/manifest-0001.json: manifest version missing" in problems
