@@ -195,7 +195,9 @@ def _walk(
         if rotated and not more:
             stop = JournalTruncated(number + 1, 0, "segment missing", path=str(session_dir))
         elif more and not rotated and end is None:
-            stop = JournalCorrupt(number, len(data), "segment ends before its rotation marker", path=str(path))
+            stop = JournalCorrupt(
+                number, len(data), "segment ends before its rotation marker", path=str(path)
+            )
             break
     if stop is not None:
         logger.warning("journal %s: %s", session_dir, stop)
@@ -233,9 +235,8 @@ def delete_journal(session_dir: Path) -> None:
         names = set(os.listdir(session_dir))
         ours = {p.name for _, p in segment_files(session_dir)}
         if names - ours:
-            raise JournalError(
-                str(session_dir), f"holds files that are not journal segments ({sorted(names - ours)}); not deleting"
-            )
+            others = sorted(names - ours)
+            raise JournalError(str(session_dir), f"holds files that are not segments ({others}); not deleting")
         for name in sorted(ours):
             (session_dir / name).unlink()
         session_dir.rmdir()

@@ -274,7 +274,7 @@ def _encode_audio(r: AudioRecord) -> bytes:
             r.output_index or 0, r.content_index or 0, flags,
         )
     except struct.error:
-        return _encode_json_head(K_AUDIO_JSON, r, "pcm", r.pcm)
+        return _encode_json_head(K_AUDIO_JSON, r, r.pcm)
     parts = [bytes((K_AUDIO,)), head]
     _put_str(parts, r.event_id)
     _put_str(parts, r.response_id)
@@ -298,7 +298,7 @@ def _decode_audio(data: bytes) -> AudioRecord:
 
 
 def _encode_frame_record(r: FrameRecord) -> bytes:
-    is_bytes = isinstance(r.message, bytes | bytearray)
+    is_bytes = isinstance(r.message, bytes)
     flags = (
         (_S2C if r.direction is Direction.S2C else 0)
         | (_BYTES if is_bytes else 0)
@@ -307,11 +307,12 @@ def _encode_frame_record(r: FrameRecord) -> bytes:
     try:
         head = _FRAME.pack(r.seq, r.arrival_ns, flags)
     except struct.error:
-        return _encode_json_head(K_FRAME_JSON, r, "message", r.message)
+        return _encode_json_head(K_FRAME_JSON, r, r.message)
     parts = [bytes((K_FRAME,)), head]
     _put_str(parts, r.type)
     _put_str(parts, r.unparsed)
-    parts.append(bytes(r.message) if is_bytes else r.message.encode("utf-8", "surrogatepass"))  # type: ignore[union-attr]
+    message = r.message
+    parts.append(bytes(message) if isinstance(message, bytes) else message.encode("utf-8", "surrogatepass"))
     return b"".join(parts)
 
 
@@ -332,7 +333,7 @@ _AUDIO_FIELDS = (
 _FRAME_FIELDS = ("seq", "direction", "arrival_ns", "type", "unparsed", "unknown")
 
 
-def _encode_json_head(kind: int, r: AudioRecord | FrameRecord, payload_name: str, payload: str | bytes) -> bytes:
+def _encode_json_head(kind: int, r: AudioRecord | FrameRecord, payload: str | bytes) -> bytes:
     """Fallback for integers that do not fit the struct head (never seen from sane peers)."""
     names = _AUDIO_FIELDS if kind == K_AUDIO_JSON else _FRAME_FIELDS
     head: dict[str, Any] = {n: getattr(r, n) for n in names}

@@ -21,7 +21,9 @@ Contract (DESIGN.md "Journal", issue4-design.md "Journal"):
   exactly once, from whichever thread noticed (the writer thread, or the caller of ``append`` on
   overflow): it must be thread-safe and quick (e.g. ``loop.call_soon_threadsafe``).
 - ``close(close_record, end_meta)`` queues the close and the END marker, flushes, fsyncs and
-  joins. ``session_key`` stays in memory so the proxy can read its own journal back.
+  joins: it blocks for up to one write + fsync, so an asyncio shell calls it through
+  ``asyncio.to_thread``. ``session_key`` stays in memory so the proxy can read its own journal
+  back. ``abandon()`` stops without the END marker (what a crash leaves; for tests).
 """
 
 from __future__ import annotations
@@ -151,7 +153,6 @@ class JournalWriter:
         self._queued_bytes = 0
         self._urgent = False
         self._closing = False
-        self._abandon = False
         self._accepting = False
         self._broken = False
         self._failure: str | None = None
@@ -166,7 +167,10 @@ class JournalWriter:
         self.records_written = 0
 
     def __repr__(self) -> str:
-        return f"JournalWriter(session_id={self.session_id!r}, segment={self._segment}, failure={self._failure!r})"
+        return (
+            f"JournalWriter(session_id={self.session_id!r}, segment={self._segment}, "
+            f"failure={self._failure!r})"
+        )
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -199,7 +203,7 @@ class JournalWriter:
             try:
                 self.session_dir.mkdir(mode=0o700)
             except FileExistsError as exc:
-                raise JournalError(str(self.session_dir), "a journal for this session already exists") from exc
+                raise JournalError(str(self.session_dir), "a journal for this session exists") from exc
             if self.fsync != "never":
                 _fsync_dir(self.spool_dir)
             self._seal = SessionSeal.generate(self.session_id, self._rng)
@@ -218,7 +222,9 @@ class JournalWriter:
             target=self._run, name=f"journal-{self.session_id}", daemon=True
         )
         self._thread.start()
-        logger.info("journal opened: session=%s dir=%s fsync=%s", self.session_id, self.session_dir, self.fsync)
+        logger.info(
+            "journal opened: session=%s dir=%s fsync=%s", self.session_id, self.session_dir, self.fsync
+        )
         return self
 
     def append(self, records: Iterable[object]) -> None:
@@ -276,7 +282,7 @@ class JournalWriter:
             if self._closing or self._thread is None:
                 return
             self._accepting = False
-            self._closing = self._abandon = True
+            self._closing = True
             self._cond.notify()
         self._thread.join()
 

@@ -28,7 +28,8 @@ class FixedRng:
         out = b""
         block = 0
         while len(out) < n:
-            out += hashlib.sha256(self.seed + self.calls.to_bytes(4, "big") + block.to_bytes(4, "big")).digest()
+            counters = self.calls.to_bytes(4, "big") + block.to_bytes(4, "big")
+            out += hashlib.sha256(self.seed + counters).digest()
             block += 1
         self.calls += 1
         return out[:n]
@@ -56,8 +57,8 @@ def sample_records(n: int = 12) -> list[AudioRecord | FrameRecord]:
         ns = seq * 20 * MS
         match seq % 4:
             case 0:
-                out.append(AudioRecord(seq, C2S, ns, caller_pcm(seq), 16000, seq * 960, 960, event_id=f"ev{seq}",
-                                       before_configured=seq == 0))
+                out.append(AudioRecord(seq, C2S, ns, caller_pcm(seq), 16000, seq * 960, 960,
+                                       event_id=f"ev{seq}", before_configured=seq == 0))
             case 1:
                 out.append(AudioRecord(seq, S2C, ns, caller_pcm(seq, 480), 48000, seq * 480, 480,
                                        response_id="resp_1", item_id="item_ü", output_index=0,
@@ -91,8 +92,9 @@ def call_frames() -> list[tuple[int, Direction, str]]:
         (840, S2C, _j(type="response.created", response={"id": "r1"})),
     ]
     for i in range(10):  # 2 s of agent audio, 200 ms deltas, sent fast
+        pcm = base64.b64encode(caller_pcm(i, 9600)).decode()
         frames.append((850 + 5 * i, S2C, _j(type="response.output_audio.delta", response_id="r1",
-                                            item_id="it_2", delta=base64.b64encode(caller_pcm(i, 9600)).decode())))
+                                            item_id="it_2", delta=pcm)))
     frames += [
         (1200, S2C, _j(type="response.output_audio.done", response_id="r1")),
         (1300, S2C, _j(type="input_audio_buffer.speech_started", item_id="it_3", audio_start_ms=1250)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,7 +81,8 @@ def test_every_record_kind_round_trips_exactly(record: JournalItem) -> None:
 def test_fixed_records_and_markers_round_trip() -> None:
     fixed: list[JournalItem] = [
         MetaRecord(dict(META)), *sample_records(), CloseRecord(5, 1000, "bye", Direction.S2C),
-        FailureRecord("queue_overflow", "slow disk", 7, 3, 1920), RotateRecord(), EndRecord({"state": "complete"}),
+        FailureRecord("queue_overflow", "slow disk", 7, 3, 1920), RotateRecord(),
+        EndRecord({"state": "complete"}),
         EndRecord(None), FrameRecord(1, Direction.C2S, 2, "lone \ud800 surrogate"),
     ]
     for record in fixed:
@@ -114,7 +114,9 @@ def test_reprs_never_show_payloads() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(items, max_size=6), st.data())
-def test_a_segment_cut_at_any_byte_yields_exactly_a_clean_prefix(records: list[JournalItem], data: st.DataObject) -> None:
+def test_a_segment_cut_at_any_byte_yields_exactly_a_clean_prefix(
+    records: list[JournalItem], data: st.DataObject
+) -> None:
     raw, starts = segment(records)
     cut = data.draw(st.integers(0, len(raw)), label="cut")
     header = decode_header(raw[:cut], 1)
@@ -135,7 +137,9 @@ def test_a_segment_cut_at_any_byte_yields_exactly_a_clean_prefix(records: list[J
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(items, min_size=1, max_size=5), st.data())
-def test_a_flipped_byte_stops_the_decoder_at_the_record_it_hit(records: list[JournalItem], data: st.DataObject) -> None:
+def test_a_flipped_byte_stops_the_decoder_at_the_record_it_hit(
+    records: list[JournalItem], data: st.DataObject
+) -> None:
     raw, starts = segment(records)
     at = data.draw(st.integers(starts[0], len(raw) - 1), label="at")
     bit = data.draw(st.integers(0, 7), label="bit")

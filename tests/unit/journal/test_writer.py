@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from recorder.capture.records import AudioRecord, Direction, FrameRecord, TimelineKind, TimelineRecord, Channel
+from recorder.capture.records import (
+    AudioRecord,
+    Channel,
+    Direction,
+    FrameRecord,
+    TimelineKind,
+    TimelineRecord,
+)
 from recorder.capture.session import replay
 from recorder.journal import FSYNC_POLICIES, JournalError, JournalWriter, read_journal
 from recorder.journal.reader import segment_files
@@ -60,7 +67,7 @@ def test_records_reach_the_file_within_the_flush_interval(tmp_path: Path, interv
         for round_ in range(3):
             w.append([audio(round_, bytes(640))])
             waited = wait_until(lambda r=round_: visible(w) == r + 1, interval + 0.5)
-            assert waited <= interval + 0.1, waited
+            assert waited <= interval + 0.15, waited  # margin: a loaded 2-core CI box
     finally:
         w.close()
     assert w.failure is None
@@ -145,7 +152,7 @@ def test_unwritable_targets_fail_open_clearly(tmp_path: Path) -> None:
         writer(tmp_path / "file").open()
     w = writer(tmp_path / "spool2").open()
     w.close()
-    with pytest.raises(JournalError, match="already exists"):
+    with pytest.raises(JournalError, match="journal for this session exists"):
         writer(tmp_path / "spool2").open()
     with pytest.raises(JournalError, match="safe directory name"):
         JournalWriter(tmp_path, "../escape", [IDENTITY.recipient], META)
@@ -155,7 +162,9 @@ def test_unwritable_targets_fail_open_clearly(tmp_path: Path) -> None:
 
 def test_queue_overflow_is_a_recorded_failure_not_a_silent_drop(tmp_path: Path) -> None:
     calls: list[str] = []
-    w = writer(tmp_path / "spool", queue_max_bytes=10_000, flush_interval_s=5.0, on_failure=calls.append).open()
+    w = writer(
+        tmp_path / "spool", queue_max_bytes=10_000, flush_interval_s=5.0, on_failure=calls.append
+    ).open()
     records = [audio(i, bytes(640)) for i in range(30)]
     started = time.monotonic()
     for r in records:
@@ -171,7 +180,8 @@ def test_queue_overflow_is_a_recorded_failure_not_a_silent_drop(tmp_path: Path) 
     assert c.complete and c.close is not None
     overflow, summary = c.failures
     assert overflow.reason == "queue_overflow" and overflow.dropped_records == 1
-    assert summary.reason == "not_recorded" and summary.dropped_records == len(records) - kept + 1  # + the late frame
+    assert summary.reason == "not_recorded"
+    assert summary.dropped_records == len(records) - kept + 1  # + the late frame
 
 
 def test_no_plaintext_pcm_ever_reaches_the_spool(tmp_path: Path) -> None:
