@@ -163,8 +163,8 @@ class _Verifier:
     # --- database ------------------------------------------------------------------------------
 
     def ledger(self, entries: list[LedgerEntry], archives: dict[str, _Archive], only: str | None) -> None:
-        for p in check_chain(entries):
-            self.add(p.kind, f"ledger entry {p.seq}", p.detail)
+        for p in check_chain(entries):  # a broken link means an earlier entry was altered
+            self.add(ALTERED if p.kind == "broken" else p.kind, f"ledger entry {p.seq}", p.detail)
         pinned: set[tuple[str, int]] = set()
         for e in entries:
             pinned.add((e.session_id, e.manifest_version))
