@@ -184,6 +184,8 @@ def finalize_call(
     """
     t0 = time.perf_counter()
     items = [r for r in records if isinstance(r, (AudioRecord, FrameRecord, CloseRecord))]
+    if reason is None:
+        reason = getattr(meta, "reason", None)  # CallMeta may carry why the call is incomplete
     meta, state = _resolve_state(meta, state, reason)
     store = ArchiveStore(home)
     dest = store.path_for(meta.id, meta.started_at)
