@@ -43,6 +43,10 @@ class Settings:
     keyfile: str = ""
     upstream_ca_file: str = ""
     gap_threshold_ms: float = 250.0
+    flush_interval_s: float = 0.2
+    fsync: str = "interval"
+    recording_failure: str = "close"
+    min_free_disk_mb: int = 500
     log_level: str = "INFO"
 
     @property
@@ -121,6 +125,12 @@ def load_settings(
     settings = dataclasses.replace(Settings(), **values)
     if settings.max_sessions < 1:
         raise ConfigError("max_sessions", "settings", "must be at least 1")
+    if settings.fsync not in ("always", "interval", "never"):
+        raise ConfigError("fsync", "settings", "must be always, interval or never")
+    if settings.recording_failure not in ("close", "continue"):
+        raise ConfigError("recording_failure", "settings", "must be close or continue")
+    if not settings.flush_interval_s > 0:
+        raise ConfigError("flush_interval_s", "settings", "must be positive")
     if settings.certfile and not settings.keyfile or settings.keyfile and not settings.certfile:
         raise ConfigError("certfile", "settings", "--certfile and --keyfile go together")
     return settings

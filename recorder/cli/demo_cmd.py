@@ -11,27 +11,25 @@ import click
 from recorder.cli.audit_cmd import render_call
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import make_engine, transaction
 
 DEMO_API_KEY = "sk_demo_not_a_real_key"
 
 
 async def run_demo(settings: Settings) -> str:
     """Stand-in Hydra ← proxy ← scripted caller; returns the recorder id of the call."""
-    from recorder.proxy.finalize import database_finalizer
     from recorder.proxy.server import ProxyServer
+    from recorder.proxy.startup import prepare_recorder
     from recorder.simulate.caller import CallScript, run_call
     from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 
-    url = settings.effective_database_url
-    await asyncio.to_thread(upgrade, url)
-    engine = make_engine(url)
+    recorder = await asyncio.to_thread(prepare_recorder, settings)
     try:
         async with run_hydra_sim(HydraSimConfig(seed=7)) as hydra:
             proxy_settings = dataclasses.replace(
                 settings, upstream_url=hydra.url, listen="127.0.0.1:0"
             )
-            server = ProxyServer(proxy_settings, database_finalizer(engine))
+            server = ProxyServer(proxy_settings, recorder)
             await server.start()
             click.echo(f"stand-in Hydra on {hydra.url}; recorder proxy on ws://127.0.0.1:{server.port}")
             click.echo("calling: greeting, two caller turns, a barge-in and a tool call ...")
@@ -44,7 +42,7 @@ async def run_demo(settings: Settings) -> str:
             await server.drain(timeout_s=5)
         return transcript.session_id or ""
     finally:
-        engine.dispose()
+        recorder.engine.dispose()
 
 
 @click.command()

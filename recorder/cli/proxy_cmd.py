@@ -11,26 +11,24 @@ import click
 
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
-from recorder.db.engine import make_engine, safe_url, upgrade
+from recorder.db.engine import safe_url
 
 log = logging.getLogger(__name__)
 
 
 async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then drain."""
-    from recorder.proxy.finalize import database_finalizer
     from recorder.proxy.server import ProxyServer
+    from recorder.proxy.startup import prepare_recorder
 
-    url = settings.effective_database_url
-    await asyncio.to_thread(upgrade, url)
-    engine = make_engine(url)
-    server = ProxyServer(settings, database_finalizer(engine))
+    recorder = await asyncio.to_thread(prepare_recorder, settings)
+    server = ProxyServer(settings, recorder)
     await server.start()
     scheme = "wss" if settings.certfile else "ws"
     log.info(
         "recorder proxy on %s://%s:%d -> %s (database %s, limit %d calls)",
         scheme, settings.listen_host_port()[0], server.port, settings.upstream_url,
-        safe_url(url), settings.max_sessions,
+        safe_url(settings.effective_database_url), settings.max_sessions,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -44,7 +42,7 @@ async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> N
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        engine.dispose()
+        recorder.engine.dispose()
     log.info("recorder proxy stopped")
 
 
@@ -57,6 +55,14 @@ async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> N
 @click.option("--certfile", help="Serve wss:// with this certificate chain (PEM).")
 @click.option("--keyfile", help="Private key for --certfile (PEM).")
 @click.option("--upstream-ca-file", help="CA bundle to verify the upstream's TLS certificate.")
+@click.option("--recording-failure", type=click.Choice(["close", "continue"]),
+              help="When the journal cannot be written: close the call (default) or forward unrecorded.")
+@click.option("--fsync", type=click.Choice(["always", "interval", "never"]),
+              help="Journal fsync policy [interval].")
+@click.option("--flush-interval", "flush_interval_s", type=float,
+              help="Journal flush interval in seconds [0.2]: at most this much is lost in a crash.")
+@click.option("--min-free-disk-mb", type=int,
+              help="Refuse new calls (server_full, 1013) below this much free disk [500].")
 @common_options
 def proxy(config_file: Path | None, log_level: str | None, **flags: object) -> None:
     """Run the transparent recording proxy in front of Hydra."""

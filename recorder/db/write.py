@@ -25,6 +25,7 @@ class CallMeta:
     ended_at: dt.datetime | None
     duration_ms: float | None
     state: str = "complete"
+    reason: str | None = None  # why the record is incomplete, if it is
     close_code: int | None = None
     close_reason: str | None = None
     close_side: str | None = None

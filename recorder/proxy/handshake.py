@@ -113,3 +113,11 @@ def server_full_frame(event_id: str) -> str:
         '{"type":"error","event_id":"%s","error":{"type":"server_error","code":"server_full",'
         '"message":"The recorder is at capacity; retry later with back-off."}}' % event_id
     )
+
+
+def recording_failed_frame(event_id: str) -> str:
+    """Sent before closing a call the recorder can no longer record (policy `close`)."""
+    return (
+        '{"type":"error","event_id":"%s","error":{"type":"server_error","code":"recording_failed",'
+        '"message":"The call could not be recorded and was closed; retry later."}}' % event_id
+    )

@@ -66,21 +66,44 @@ class Relay:
         self._origin = origin_ns
         self._clock = clock
         self.result = RelayResult()
+        self._abort = asyncio.Event()
+        self._abort_with: tuple[str | None, int, str] = (None, CloseCode.GOING_AWAY, "")
 
     async def run(self) -> RelayResult:
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._pump(self._client, self._upstream, Direction.C2S))
-            tasks.create_task(self._pump(self._upstream, self._client, Direction.S2C))
+            pumps = [
+                tasks.create_task(self._pump(self._client, self._upstream, Direction.C2S)),
+                tasks.create_task(self._pump(self._upstream, self._client, Direction.S2C)),
+            ]
+            watcher = tasks.create_task(self._watch_abort())
+            await asyncio.wait(pumps)
+            watcher.cancel()
         return self.result
 
-    async def close_both(self, code: int, reason: str) -> None:
-        """Operator-initiated end of the call (drain timeout): close both legs."""
+    def abort(self, frame: str | None, code: int, reason: str) -> None:
+        """End the call from the proxy's side (drain timeout, recording failure).
+
+        The client gets `frame` (an `error` event) if given, then `code`; Hydra gets 1001.
+        Safe to call from the event loop at any time, more than once.
+        """
+        if not self._abort.is_set():
+            self._abort_with = (frame, code, reason)
+            self._abort.set()
+
+    async def _watch_abort(self) -> None:
+        await self._abort.wait()
+        frame, code, reason = self._abort_with
         if self.result.close_side is None:
             self.result.close_side = "proxy"
             self.result.close_code = code
             self.result.close_reason = reason
+        if frame is not None:
+            try:
+                await self._client.send(frame)
+            except ConnectionClosed:
+                pass
         await asyncio.gather(
-            self._client.close(code, reason), self._upstream.close(code, reason)
+            self._client.close(code, reason), self._upstream.close(CloseCode.GOING_AWAY, "")
         )
 
     async def _pump(self, src: Connection, dst: Connection, direction: Direction) -> None:

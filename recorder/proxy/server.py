@@ -8,6 +8,7 @@ refusal reaches the client as the same HTTP status.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import http
 import json
@@ -15,7 +16,6 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -29,29 +29,32 @@ from recorder.capture.records import Direction
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
 from recorder.db.write import CallMeta
+from recorder.errors import RecorderError
 from recorder.proxy.handshake import (
     REFUSAL_HEADERS,
     UpstreamRequest,
     plan_upstream,
+    recording_failed_frame,
     server_full_frame,
     validate_upstream,
 )
+from recorder.proxy.recording import CallRecording, Recorder
 from recorder.proxy.relay import Relay
 from recorder.scrub import scrub_text
 
 log = logging.getLogger(__name__)
 
-Finalizer = Callable[[CallMeta, CaptureSession], None]
 _CLOSED_BY = {"client": Direction.C2S, "upstream": Direction.S2C}
+RECORDING_FAILED = "recording_failed"
 
 
 @dataclass(slots=True)
 class _Pending:
     plan: UpstreamRequest
     upstream: ClientConnection
-    status: int
+    meta: CallMeta
     origin_ns: int
-    started_at: dt.datetime
+    recording: CallRecording | None
 
 
 @dataclass(slots=True)
@@ -60,6 +63,7 @@ class ProxyStats:
     refused_upstream: int = 0
     unreachable: int = 0
     over_capacity: int = 0
+    recording_failures: int = 0
     finalize_failures: int = 0
     relays: dict[str, Relay] = field(default_factory=dict)
 
@@ -83,10 +87,10 @@ def _http_response(status: int, body: bytes, headers: Headers | None = None) -> 
 class ProxyServer:
     """Owns the listening socket and every call's relay."""
 
-    def __init__(self, settings: Settings, finalize: Finalizer) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder) -> None:
         self.settings = settings
         self._upstream_base = validate_upstream(settings.upstream_url)
-        self._finalize = finalize
+        self._recorder = recorder
         self._pending: dict[ServerConnection, _Pending] = {}
         self._full: set[ServerConnection] = set()
         self._draining = False
@@ -143,6 +147,10 @@ class ProxyServer:
         if self.active_calls + len(self._pending) >= self.settings.max_sessions:
             self._full.add(connection)  # answered like Hydra: upgrade, server_full, 1013
             return None
+        if disk := self._recorder.disk_too_full():
+            log.error("refusing a call: %s", disk)
+            self._full.add(connection)
+            return None
         plan = plan_upstream(self._upstream_base, request.path, request.headers.raw_items())
         try:
             upstream = await connect(
@@ -168,14 +176,51 @@ class ProxyServer:
             reason = scrub_text(str(exc) or type(exc).__name__)
             log.warning("upstream unreachable for %s: %s", plan.path, reason)
             return _http_response(502, b"recorder: upstream unreachable\n")
-        self._pending[connection] = _Pending(
-            plan=plan,
-            upstream=upstream,
-            status=upstream.response.status_code if upstream.response else 101,
-            origin_ns=time.monotonic_ns(),
+        meta = CallMeta(
+            id=str(uuid.uuid4()),
             started_at=dt.datetime.now(dt.timezone.utc),
+            ended_at=None,
+            duration_ms=None,
+            upstream_status=upstream.response.status_code if upstream.response else 101,
+            model=plan.model,
+            path=plan.path,
+            query=plan.scrubbed_query,
+            metadata=plan.metadata,
         )
+        origin_ns = time.monotonic_ns()
+        recording = await self._open_recording(meta, upstream)
+        if recording is None and self.settings.recording_failure == "close":
+            await upstream.close(CloseCode.GOING_AWAY, "")
+            return _http_response(503, b"recorder: cannot record this call; retry later\n")
+        self._pending[connection] = _Pending(plan, upstream, meta, origin_ns, recording)
         return None
+
+    async def _open_recording(self, meta: CallMeta, upstream: ClientConnection) -> CallRecording | None:
+        loop = asyncio.get_running_loop()
+
+        def on_failure(reason: str) -> None:  # from the journal's thread
+            loop.call_soon_threadsafe(self._recording_failed, meta.id, reason)
+
+        try:
+            return await asyncio.to_thread(self._recorder.open_call, meta, on_failure)
+        except RecorderError as exc:
+            self.stats.recording_failures += 1
+            log.error("call %s: cannot open its journal (%s); policy %s", meta.id, exc,
+                      self.settings.recording_failure)
+            return None
+
+    def _recording_failed(self, call_id: str, reason: str) -> None:
+        self.stats.recording_failures += 1
+        relay = self.stats.relays.get(call_id)
+        if self.settings.recording_failure == "continue" or relay is None:
+            log.error("call %s: RECORDING FAILED (%s); forwarding continues unrecorded", call_id, reason)
+            return
+        log.error("call %s: RECORDING FAILED (%s); closing the call (policy close)", call_id, reason)
+        relay.abort(
+            recording_failed_frame(f"rec_{uuid.uuid4().hex[:16]}"),
+            CloseCode.INTERNAL_ERROR,
+            "recording failed",
+        )
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: object
@@ -194,53 +239,51 @@ class ProxyServer:
             log.warning("refused a call: %d calls active (limit)", self.active_calls)
             return
         pending = self._pending.pop(client)
-        call_id = str(uuid.uuid4())
-        capture = CaptureSession(gap_threshold_ms=self.settings.gap_threshold_ms)
-        relay = Relay(client, pending.upstream, capture.observe, pending.origin_ns)
-        self.stats.relays[call_id] = relay
+        meta, recording = pending.meta, pending.recording
+        capture = recording.capture if recording else CaptureSession(
+            gap_threshold_ms=self.settings.gap_threshold_ms
+        )
+        tee = recording.tee if recording else capture.observe
+        relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]
+        self.stats.relays[meta.id] = relay
         self.stats.accepted += 1
-        log.info("call %s opened: path=%s query=%s", call_id, pending.plan.path, pending.plan.scrubbed_query)
+        log.info("call %s opened: path=%s query=%s", meta.id, meta.path, meta.query)
         try:
             result = await relay.run()
         finally:
-            del self.stats.relays[call_id]
+            del self.stats.relays[meta.id]
             await pending.upstream.close()
         ended_ns = time.monotonic_ns() - pending.origin_ns
-        capture.close(
-            ended_ns,
-            code=result.close_code,
-            reason=result.close_reason,
-            closed_by=_CLOSED_BY.get(result.close_side or ""),
-        )
-        ended = dt.datetime.now(dt.timezone.utc)
-        duration_ms = ended_ns / 1e6
-        meta = CallMeta(
-            id=call_id,
-            started_at=pending.started_at,
-            ended_at=ended,
-            duration_ms=duration_ms,
-            state="complete" if result.tee_failures == 0 else "incomplete",
+        meta = dataclasses.replace(
+            meta,
+            ended_at=dt.datetime.now(dt.timezone.utc),
+            duration_ms=ended_ns / 1e6,
             close_code=result.close_code,
             close_reason=result.close_reason,
             close_side=result.close_side,
-            upstream_status=pending.status,
-            model=pending.plan.model,
-            path=pending.plan.path,
-            query=pending.plan.scrubbed_query,
-            metadata=pending.plan.metadata,
             bytes_c2s=result.bytes_c2s,
             bytes_s2c=result.bytes_s2c,
         )
+        if recording is None or result.tee_failures:
+            meta = dataclasses.replace(meta, state="incomplete", reason="call was not recorded" if
+                                       recording is None else "capture failed during the call")
         log.info(
             "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d",
-            call_id, result.close_side, result.close_code, duration_ms,
+            meta.id, result.close_side, result.close_code, meta.duration_ms,
             result.bytes_c2s, result.bytes_s2c,
         )
+        closed_by = _CLOSED_BY.get(result.close_side or "")
         try:
-            await asyncio.to_thread(self._finalize, meta, capture)
+            if recording is not None:
+                await asyncio.to_thread(recording.finish, meta, ended_ns, closed_by)
+            else:
+                capture.close(ended_ns, code=meta.close_code, reason=meta.close_reason,
+                              closed_by=closed_by)
+                await asyncio.to_thread(self._recorder.store_unrecorded, meta, capture.summary())
         except Exception:
             self.stats.finalize_failures += 1
-            log.exception("call %s: could not store the call record", call_id)
+            log.exception("call %s: could not finalize; its journal stays for `recorder recover`",
+                          meta.id)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -256,7 +299,6 @@ class ProxyServer:
         except TimeoutError:
             relays = list(self.stats.relays.values())
             log.warning("drain timeout: closing %d calls with 1001", len(relays))
-            await asyncio.gather(
-                *(r.close_both(CloseCode.GOING_AWAY, "recorder shutting down") for r in relays)
-            )
+            for relay in relays:
+                relay.abort(None, CloseCode.GOING_AWAY, "recorder shutting down")
             await self._server.wait_closed()

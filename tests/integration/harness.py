@@ -12,9 +12,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from recorder.config import Settings
-from recorder.db.engine import make_engine, upgrade
-from recorder.proxy.finalize import database_finalizer
 from recorder.proxy.server import ProxyServer
+from recorder.proxy.startup import prepare_recorder
 
 
 @dataclass
@@ -89,15 +88,14 @@ def proxy_settings(home: Path, database_url: str, upstream_url: str, **extra: ob
 
 @asynccontextmanager
 async def running_proxy(settings: Settings) -> AsyncIterator[ProxyServer]:
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
-    server = ProxyServer(settings, database_finalizer(engine))
+    recorder = await asyncio.to_thread(prepare_recorder, settings)
+    server = ProxyServer(settings, recorder)
     await server.start()
     try:
         yield server
     finally:
         await server.drain(timeout_s=2)
-        engine.dispose()
+        recorder.engine.dispose()
 
 
 def proxy_url(server: ProxyServer, path_and_query: str = "/waves/v1/s2s?model=hydra-v1.1") -> str:
