@@ -182,3 +182,22 @@ class LedgerEntry(Base):
     prev_hash: Mapped[sha256_hex]
     entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
     created_at: Mapped[timestamp]
+
+
+class AccessLogEntry(Base):
+    """One access to recorded content (an export, a show), hash-chained (``recorder.db.access_log``).
+
+    Append only. No foreign key: the log outlives erased sessions, so who saw what stays provable.
+    """
+
+    __tablename__ = "access_log"
+
+    seq: Mapped[intpk]
+    at: Mapped[timestamp]
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[opt_text]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[sha256_hex]
+    entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
