@@ -70,4 +70,24 @@ def proxy(config_file: Path | None, log_level: str | None, **flags: object) -> N
     asyncio.run(run_proxy(settings))
 
 
-COMMANDS: list[click.Command] = [proxy]
+@click.command()
+@common_options
+def recover(config_file: Path | None, log_level: str | None, **flags: object) -> None:
+    """Archive calls whose journals a crash left behind (marked incomplete, with the reason)."""
+    from recorder.proxy.startup import prepare_recorder
+
+    settings = build_settings(config_file, log_level, **flags)
+    recorder = prepare_recorder(settings, recover=False)
+    try:
+        pending = recorder.pending_journals()
+        results = recorder.recover(strict=True)
+    finally:
+        recorder.engine.dispose()
+    for result in results:
+        click.echo(f"{result.session_id}: {result.state} ({result.reason or 'complete'}) -> {result.relative_path}")
+    click.echo(f"recovered {len(results)} of {len(pending)} journals")
+    if len(results) != len(pending):
+        raise SystemExit(1)
+
+
+COMMANDS: list[click.Command] = [proxy, recover]

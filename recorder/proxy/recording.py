@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +86,18 @@ def meta_from_journal(contents: JournalContents) -> CallMeta:
 class Recorder:
     """What the proxy needs to record calls: keys, spool, archive and database."""
 
-    def __init__(self, settings: Settings, engine: Engine, keystore: KeyStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        keystore: KeyStore,
+        journal_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.keystore = keystore
         self.spool = settings.home / "spool"
+        self._journal_options = dict(journal_options or {})  # e.g. a failing segment opener
 
     def disk_too_full(self) -> str | None:
         """Why new calls must be refused for lack of disk, or None."""
@@ -110,6 +117,7 @@ class Recorder:
             flush_interval_s=self.settings.flush_interval_s,
             fsync=self.settings.fsync,  # type: ignore[arg-type]
             on_failure=on_failure,
+            **self._journal_options,
         )
         journal.open()
         return CallRecording(self, journal)
@@ -135,14 +143,25 @@ class Recorder:
         with transaction(self.engine) as session:
             write_call(session, meta, summary, redact_json=redact_payload)
 
-    def recover(self, skip: set[str] = frozenset()) -> list[ArchiveResult]:  # type: ignore[assignment]
-        """Archive every orphaned journal as incomplete; needs the archive identities."""
-        orphans = [p for p in list_journals(self.spool) if p.name not in skip]
+    def pending_journals(self) -> list[Path]:
+        return list_journals(self.spool)
+
+    def recover(self, *, strict: bool = False) -> list[ArchiveResult]:
+        """Archive every orphaned journal; a journal without its END marker is incomplete.
+
+        Needs the archive identities. At proxy start (`strict=False`) their absence is a
+        warning: a host that holds only public keys leaves the journals for
+        `recorder recover` where the identities are; the command itself (`strict=True`)
+        raises the clear error instead.
+        """
+        orphans = self.pending_journals()
         if not orphans:
             return []
         try:
             identities = self.keystore.identities("archive")
         except IdentitiesUnavailable as exc:
+            if strict:
+                raise
             log.warning("%d orphaned journals wait for `recorder recover` on a host with the "
                         "archive identities: %s", len(orphans), exc)
             return []
@@ -150,19 +169,25 @@ class Recorder:
         for session_dir in orphans:
             try:
                 contents = read_journal(session_dir, identities=identities)
-                meta = meta_from_journal(contents)
-                if not contents.complete:
-                    why = "proxy stopped before the call was finalized"
-                    if contents.truncated is not None:
-                        why += f"; journal ends at {contents.truncated}"
-                    meta = dataclasses.replace(
-                        meta, state="incomplete",
-                        reason="; ".join(filter(None, [meta.reason, f"recovered: {why}"])),
-                    )
-                results.append(self.archive(contents, meta, session_dir))
+                results.append(self.archive(contents, _recovered(contents), session_dir))
             except (JournalError, OSError) as exc:
                 log.error("cannot recover journal %s: %s", session_dir, exc)
         return results
+
+
+def _recovered(contents: JournalContents) -> CallMeta:
+    """The call's facts from its journal, with why the record is incomplete if it is."""
+    meta = meta_from_journal(contents)
+    reasons = [meta.reason] if meta.reason else []
+    reasons += [f"recording failed: {f.reason}" for f in contents.failures]
+    if not contents.complete:
+        why = "the proxy stopped before the call was finalized"
+        if contents.truncated is not None:
+            why += f"; journal ends at {contents.truncated}"
+        reasons.append(f"recovered: {why}")
+    if not reasons:
+        return meta
+    return dataclasses.replace(meta, state="incomplete", reason="; ".join(dict.fromkeys(reasons)))
 
 
 class CallRecording:
