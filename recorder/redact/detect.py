@@ -32,6 +32,7 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?", re.IGNORECA
 _VERSION = re.compile(r"\b[vV]?\d+(?:\.\d+)+\b")
 _SLASH_DATE = re.compile(
     r"(?<![\d/.])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d/])|(?<![\d.])\d{1,2}\.\d{1,2}\.\d{2,4}(?![\d.])"
+    r"|(?<![\d-])(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d-])"  # ISO 8601
 )
 _DOT_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}")
 
@@ -152,7 +153,7 @@ def written(text: str) -> list[Found]:
 
 
 def slash_dates(text: str) -> list[tuple[int, int]]:
-    """'12/10/45', '4/27': dates or expiry dates, PII only when context says so."""
-    if "/" not in text and "." not in text:
+    """'12/10/45', '4/27', '2026-09-14': dates or expiry dates, PII only when context says so."""
+    if "/" not in text and "." not in text and "-" not in text:
         return []
     return [(m.start(), m.end()) for m in _SLASH_DATE.finditer(text)]

@@ -47,3 +47,11 @@ def test_redact_json_parsed_value_and_invalid_json() -> None:
     assert redact_json({"ssn": 123456789}).value == {"ssn": "[SSN]"}
     with pytest.raises(RedactionError):
         redact_json("{not json")
+
+
+def test_iso_dates_in_tool_payloads_are_dates_not_numbers() -> None:
+    from recorder.redact import redact_payload
+
+    out = json.loads(redact_payload('{"status": "shipped", "eta": "2026-09-14", "dob": "1985-03-12"}'))
+    assert out == {"status": "shipped", "eta": "2026-09-14", "dob": "[DATE_OF_BIRTH]"}
+    assert redact_payload("not json: card 4111 1111 1111 1111") == "not json: card [CREDIT_CARD]"
