@@ -11,7 +11,7 @@ import sys
 
 from recorder.scrub import scrub_text
 
-_NOISY = ("websockets", "websockets.client", "websockets.server", "httpx", "httpcore")
+_NOISY = ("websockets", "websockets.client", "websockets.server", "httpx", "httpcore", "alembic")
 
 
 class ScrubFilter(logging.Filter):

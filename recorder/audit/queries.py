@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from recorder.db.models import CallSession
+from recorder.db.models import CallSession, Recording
 from recorder.errors import NotFound
 
 
@@ -88,8 +88,16 @@ def show_session(session: Session, key: str) -> dict[str, Any]:
                 "cut_ms": r.cut_ms,
             }
         )
+    recording = session.get(Recording, call.id)
     return {
         **session_row(call),
+        "recording": None if recording is None else {
+            "state": recording.state,
+            "reason": recording.reason,
+            "archive_path": recording.archive_path,
+            "manifest_version": recording.manifest_version,
+            "key_ids": list(recording.key_ids),
+        },
         "upstream_status": call.upstream_status,
         "path": call.path,
         "query": call.query,

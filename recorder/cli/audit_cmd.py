@@ -51,6 +51,13 @@ def sessions(as_json: bool, limit: int | None, config_file: Path | None, home: P
         )
 
 
+def _recording(recording: dict[str, Any] | None) -> str:
+    if recording is None:
+        return "none (not archived)"
+    state = recording["state"] + (f" ({recording['reason']})" if recording["reason"] else "")
+    return f"{state}, {recording['archive_path']}, manifest v{recording['manifest_version']}"
+
+
 def render_call(call: dict[str, Any]) -> str:
     """The readable form of `show`: what an auditor wants on one screen."""
     meta = ", ".join(f"{k}={v}" for k, v in sorted(call["metadata"].items())) or "-"
@@ -60,6 +67,7 @@ def render_call(call: dict[str, Any]) -> str:
         f"  model {call['model'] or '-'}  voice {call['voice'] or '-'}  tools {', '.join(call['tools']) or '-'}",
         f"  closed by {call['close_side'] or '-'} with {call['close_code']} {call['close_reason'] or ''}".rstrip(),
         f"  metadata {meta}",
+        f"  recording {_recording(call.get('recording'))}",
         f"  audio: caller {_ms(call['audio_ms']['caller'])}, agent received "
         f"{_ms(call['audio_ms']['agent_received'])}, heard {_ms(call['audio_ms']['agent_heard'])}",
         f"  usage: {call['usage']['input_tokens']} in / {call['usage']['output_tokens']} out / "

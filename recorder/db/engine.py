@@ -84,4 +84,4 @@ def upgrade(url: str, revision: str = "head") -> None:
         command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
     except exc.SQLAlchemyError as error:
         raise DatabaseError(safe_url(url), _first_line(error)) from error
-    log.info("database %s is at %s", safe_url(url), revision)
+    log.debug("database %s is at %s", safe_url(url), revision)

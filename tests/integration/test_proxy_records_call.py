@@ -114,6 +114,8 @@ def test_call_through_proxy_process_is_recorded_and_key_never_stored(
     shown = _recorder("show", expected["session_id"], "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     call = json.loads(shown.stdout)
+    assert call["recording"]["state"] == "complete"
+    assert (home / call["recording"]["archive_path"] / "manifest-0001.json").is_file()
     assert [(r["id"], r["status"], r["reason"]) for r in call["responses"]] == expected["statuses"]
     assert sum(r["usage"]["total_tokens"] for r in call["responses"]) == expected["total_tokens"]
     assert [(t["call_id"], t["name"], t["arguments"]) for t in call["tool_calls"]] == expected["tool_calls"]
