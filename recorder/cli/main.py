@@ -33,13 +33,16 @@ def _register() -> None:
         audit_cmd,
         db_cmd,
         demo_cmd,
+        export_cmd,
         keys_cmd,
         proxy_cmd,
         redact_cmd,
         simulate_cmd,
+        verify_cmd,
     )
 
-    for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd):
+    for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd,
+                   export_cmd, verify_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,257 @@
+"""``recorder export --original``: decrypt one call's archive into plain files for an auditor.
+
+Order (issue 4 item 5; DESIGN.md "Encryption and integrity", "Stable command-line contract"):
+
+1. find the call (recorder id or Hydra session id) and its recordings row;
+2. refuse an unsafe or non-empty output directory, and a host without archive identities,
+   before anything is opened;
+3. check the archive: the latest manifest's signature, every file's size and SHA-256, and that
+   the recordings row pins that manifest; a tampered archive is refused (``IntegrityError``
+   naming the file) and nothing is decrypted;
+4. commit the access-log entry (actor, reason, session): every access that reaches plaintext is
+   on record, even one that then fails half-way;
+5. decrypt in memory and write ``recording.wav`` (stereo 16-bit PCM, left caller, right agent,
+   archive rate), ``unplayed.wav`` (only when barge-ins cut audio), ``metadata.json`` and the
+   latest manifest verbatim as ``manifest.json`` + ``manifest.json.sig``.
+
+Output files are created 0600 in a 0700 directory; plaintext never lands anywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import os
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soundfile
+from sqlalchemy import Engine
+
+from recorder.archive.finalize import ALIGNMENT, RECORDING, UNPLAYED, check_archive
+from recorder.archive.manifest import SIG_SUFFIX, Manifest, sha256_hex
+from recorder.archive.render import decode_flac
+from recorder.archive.store import ArchiveStore
+from recorder.audit.queries import show_session
+from recorder.crypto import age
+from recorder.crypto.age import Identity
+from recorder.crypto.keys import KeyStore
+from recorder.db.access_log import EXPORT_ORIGINAL, record_access
+from recorder.db.engine import transaction
+from recorder.db.recordings import get_recording
+from recorder.errors import IntegrityError, RecorderError
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "recorder-export/1"
+RECORDING_WAV = "recording.wav"
+UNPLAYED_WAV = "unplayed.wav"
+METADATA_JSON = "metadata.json"
+MANIFEST_JSON = "manifest.json"
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+_CALL_PARTS = ("responses", "tool_calls", "errors", "usage")
+
+
+class ExportRefused(RecorderError):
+    """The export cannot start: the output directory or the request is unsafe. Nothing was read."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"export refused: {problem}")
+
+
+class ExportFailed(RecorderError):
+    """Writing the export failed after the access was logged; what was written may be partial."""
+
+    def __init__(self, session_id: str, out: Path, access_seq: int, problem: str) -> None:
+        self.session_id = session_id
+        self.out = out
+        self.access_seq = access_seq
+        super().__init__(
+            f"export of {session_id} to {out} failed after the access was logged "
+            f"(entry {access_seq}): {problem}; delete any partial output"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    session_id: str
+    out_dir: Path
+    files: tuple[str, ...]
+    manifest_version: int
+    access_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What the recordings row says, read before the database session closes."""
+
+    archive_path: str
+    manifest_sha256: str
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_out_dir(out: Path, *, force: bool) -> None:
+    """Refuse a path that is not a directory, a non-empty one (unless ``force``), or a non-empty
+    one other users can enter (``force`` never loosens who can read the plaintext)."""
+    if not out.exists():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise ExportRefused(f"{out} exists and is not a directory")
+    empty = not any(out.iterdir())
+    if not empty and not force:
+        raise ExportRefused(f"{out} is not empty; choose an empty directory or add --force")
+    mode = stat.S_IMODE(out.stat().st_mode)
+    if not empty and mode & 0o077:
+        raise ExportRefused(
+            f"{out} is open to other users (mode {mode:04o}); export into a private directory"
+        )
+
+
+def _make_out_dir(out: Path) -> None:
+    if out.exists():
+        os.chmod(out, _DIR_MODE)  # empty (or already private, see check_out_dir)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=_DIR_MODE)
+    os.chmod(out, _DIR_MODE)  # umask cannot widen it, and cannot narrow it below what we want
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create (or, in a forced directory, replace) ``path`` 0600 before any byte lands."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def encode_wav(samples: npt.NDArray[np.int16], rate: int) -> bytes:
+    """16-bit PCM WAV in memory (stereo for a 2-D array)."""
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _recording_json(manifest: Manifest, manifest_bytes: bytes, archive_path: str) -> dict[str, Any]:
+    return {
+        "archive_path": archive_path,
+        "state": manifest.state,
+        "reason": manifest.reason,
+        "manifest_version": manifest.version,
+        "manifest_sha256": sha256_hex(manifest_bytes),
+        "signing_key_id": manifest.signing_key_id,
+        "key_ids": list(manifest.key_ids),
+        "files": {f.name: {"sha256": f.sha256, "size": f.size, "tier": f.tier, "key_ids": list(f.key_ids)}
+                  for f in manifest.files},
+        "summary": dict(manifest.summary),
+    }
+
+
+def metadata_document(
+    call: Mapping[str, Any],
+    manifest: Manifest,
+    manifest_bytes: bytes,
+    archive_path: str,
+    alignment: Mapping[str, Any],
+    export: Mapping[str, Any],
+) -> bytes:
+    """``metadata.json``: the call as the database holds it (tool calls as stored, i.e.
+    redacted), the recording's state and keys, the alignment manifest, and this export."""
+    doc = {
+        "format": EXPORT_FORMAT,
+        "session": {k: v for k, v in call.items() if k not in _CALL_PARTS},
+        "usage": call["usage"],
+        "responses": call["responses"],
+        "tool_calls": call["tool_calls"],
+        "errors": call["errors"],
+        "recording": _recording_json(manifest, manifest_bytes, archive_path),
+        "alignment": dict(alignment),
+        "export": dict(export),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def _decrypt(store: ArchiveStore, archive_dir: Path, name: str, identities: list[Identity]) -> bytes:
+    return age.decrypt(store.read(archive_dir, name), identities, name=f"{store.relative(archive_dir)}/{name}")
+
+
+def export_original(
+    home: Path,
+    engine: Engine,
+    keystore: KeyStore,
+    key: str,
+    out: Path,
+    *,
+    actor: str,
+    reason: str,
+    force: bool = False,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> ExportResult:
+    """Decrypt the call ``key`` into ``out`` (see the module doc for the order and the files)."""
+    reason = reason.strip()
+    if not reason:
+        raise ExportRefused("exporting an original needs a reason (it is kept in the access log)")
+    if not actor:
+        raise ExportRefused("exporting an original needs an actor (who is exporting)")
+    with transaction(engine) as session:
+        call = show_session(session, key)
+        rec = get_recording(session, call["id"])
+        row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
+    session_id: str = call["id"]
+    store = ArchiveStore(home)
+    archive_dir = store.get(session_id) if row is None else home / row.archive_path
+    if not archive_dir.is_dir():
+        raise IntegrityError(row.archive_path if row else session_id,
+                             "the recordings row points here but the archive is not on disk; "
+                             "run `recorder verify`")
+    check_out_dir(out, force=force)
+    identities = keystore.identities("archive")
+    manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
+    archive_path = store.relative(archive_dir)
+    if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:
+        raise IntegrityError(f"{archive_path}/{manifest.name}",
+                             "is not the manifest the recordings row pins; run `recorder verify`")
+    _, _, signature = store.read_manifest(archive_dir, manifest.version)
+    assert signature is not None  # check_archive requires it
+    now = clock()
+    seq = record_access(
+        engine, actor=actor, action=EXPORT_ORIGINAL, reason=reason, session_id=session_id,
+        detail={"out": str(out.absolute()), "archive_path": archive_path,
+                "manifest_version": manifest.version, "manifest_sha256": sha256_hex(manifest_bytes)},
+        now=now,
+    )
+    stereo, rate = decode_flac(_decrypt(store, archive_dir, RECORDING, identities))
+    files: dict[str, bytes] = {RECORDING_WAV: encode_wav(stereo, rate)}
+    if manifest.file(UNPLAYED) is not None:
+        unplayed, unplayed_rate = decode_flac(_decrypt(store, archive_dir, UNPLAYED, identities))
+        files[UNPLAYED_WAV] = encode_wav(unplayed, unplayed_rate)
+    alignment = json.loads(_decrypt(store, archive_dir, ALIGNMENT, identities))
+    export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
+              "access_log_seq": seq, "original": True}
+    files[METADATA_JSON] = metadata_document(call, manifest, manifest_bytes, archive_path, alignment, export)
+    files[MANIFEST_JSON] = manifest_bytes
+    files[MANIFEST_JSON + SIG_SUFFIX] = signature
+    try:
+        _make_out_dir(out)
+        for name, data in files.items():
+            _write_private(out / name, data)
+    except OSError as exc:
+        raise ExportFailed(session_id, out, seq, f"{exc.strerror or exc} ({exc.filename or out})") from exc
+    logger.info("exported %s (manifest %d, %d files) for %s, access %d",
+                session_id, manifest.version, len(files), actor, seq)
+    return ExportResult(session_id, out, tuple(files), manifest.version, seq)

@@ -1,0 +1,76 @@
+"""`recorder export SESSION --out DIR --original --reason TEXT`: an auditor's decrypted copy."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from recorder.audit.export import export_original
+from recorder.cli.options import build_settings, common_options
+from recorder.crypto.keys import KeyStore
+from recorder.db.engine import make_engine, upgrade
+
+REDACTED_UNAVAILABLE = (
+    "redacted exports come with the transcription/redaction work and are not available yet; "
+    "to export the original recording (logged with your name and reason) use "
+    "--original --reason TEXT"
+)
+
+
+def _os_user() -> str:
+    """Who is at the keyboard, from the OS (read here, at the CLI edge, and nowhere else)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError) as exc:
+        raise click.UsageError("cannot tell who you are from the OS; pass --actor NAME") from exc
+
+
+@click.command()
+@click.argument("session_key", metavar="SESSION")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory to write into (created 0700; must be empty unless --force).")
+@click.option("--original", is_flag=True,
+              help="Decrypt the original recording (needs archive identities and --reason).")
+@click.option("--reason", help="Why the original is opened; kept in the access log.")
+@click.option("--actor", help="Who is exporting, for the access log (default: the OS user).")
+@click.option("--force", is_flag=True, help="Write into a non-empty private directory.")
+@common_options
+@click.pass_context
+def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, reason: str | None,
+           actor: str | None, force: bool, config_file: Path | None, home: Path | None,
+           database_url: str | None, log_level: str | None) -> None:
+    """Decrypt one call (recorder id or Hydra session id) into DIR.
+
+    Writes recording.wav (stereo: left caller, right agent), unplayed.wav when barge-ins cut
+    audio, metadata.json, and manifest.json with its signature. The archive is verified first;
+    the access (actor, reason) is logged before any file is written.
+    """
+    if not original:
+        click.echo(f"recorder: error: {REDACTED_UNAVAILABLE}", err=True)
+        ctx.exit(2)
+    if reason is None or not reason.strip():
+        raise click.UsageError(
+            "--original needs --reason TEXT: why the original recording is opened "
+            "(it is kept in the access log)"
+        )
+    who = actor if actor is not None else _os_user()
+    if not who.strip():
+        raise click.UsageError("--actor must not be empty")
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        result = export_original(settings.home, engine, KeyStore(settings.home / "keys"), session_key,
+                                 out_dir, actor=who.strip(), reason=reason, force=force)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"exported {result.session_id} (manifest {result.manifest_version}) to {result.out_dir}: "
+        f"{', '.join(result.files)}; access logged as entry {result.access_seq} for {who.strip()}"
+    )
+
+
+COMMANDS: list[click.Command] = [export]
