@@ -10,9 +10,15 @@ from typing import Any, TypeVar
 
 import click
 
+from sqlalchemy import Engine
+
+from recorder.archive.rewrap import RewrapResult, rewrap_all
+from recorder.archive.store import ArchiveStore
+from recorder.audit.queries import find_session
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
 from recorder.crypto.keys import KeyStore
+from recorder.db.engine import make_engine, transaction, upgrade
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -117,6 +123,63 @@ def export_public_cmd(dest: Path, with_signing_key: bool, config_file: Path | No
         dest, include_signing_key=with_signing_key
     )
     click.echo(f"public key store written to {dest}")
+
+
+@keys.command("rewrap")
+@click.option("--tier", type=click.Choice(["archive", "auditor"]), default="archive", show_default=True)
+@click.option("--session", "session_key", metavar="ID",
+              help="Only this archive (recorder id or Hydra session id).")
+@common_options
+@click.pass_context
+def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_file: Path | None,
+               home: Path | None, database_url: str | None, log_level: str | None) -> None:
+    """Re-wrap archive file keys to the active TIER keys (audio is not re-encrypted).
+
+    Needs the identities of every key the files are wrapped to now. Each changed archive gets a
+    new signed manifest version and ledger entry; running it again changes nothing. Exits 1 if
+    any archive could not be rewrapped.
+    """
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    store = key_store(settings)
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = None if session_key is None else [_archive_id(settings, engine, session_key)]
+        results = rewrap_all(settings.home, store, engine, tier=tier, sessions=sessions,  # type: ignore[arg-type]
+                             on_result=_progress)
+    finally:
+        engine.dispose()
+    changed = [r for r in results if r.changed]
+    failed = [r for r in results if r.error]
+    click.echo(
+        f"rewrap: {len(results)} archives, {len(changed)} rewrapped "
+        f"({sum(len(r.rewrapped) for r in changed)} files), "
+        f"{len(results) - len(changed) - len(failed)} unchanged, {len(failed)} failed",
+        err=True,
+    )
+    ctx.exit(1 if failed else 0)
+
+
+def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
+    """The recorder id of an archive named by recorder id or Hydra session id."""
+    try:
+        if ArchiveStore(settings.home).find(key) is not None:
+            return key
+    except ValueError:
+        pass  # not a safe directory name, so not a recorder id: look it up as a Hydra id
+    with transaction(engine) as session:
+        return find_session(session, key).id
+
+
+def _progress(result: RewrapResult) -> None:
+    if result.error:
+        line = f"{result.session_id}: FAILED: {result.error}"
+    elif result.changed:
+        line = f"{result.session_id}: {len(result.rewrapped)} files rewrapped, manifest {result.manifest_version}"
+    else:
+        line = f"{result.session_id}: unchanged ({len(result.skipped)} files already on the active keys)"
+    click.echo(line, err=True)
 
 
 COMMANDS: list[click.Command] = [keys]
