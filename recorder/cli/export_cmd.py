@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 from pathlib import Path
 
 import click
@@ -10,7 +11,8 @@ import click
 from recorder.audit.export import export_original
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, upgrade
+from recorder.db import access_log
+from recorder.db.engine import make_engine, transaction, upgrade
 
 REDACTED_UNAVAILABLE = (
     "redacted exports come with the transcription/redaction work and are not available yet; "
@@ -73,4 +75,42 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
     )
 
 
-COMMANDS: list[click.Command] = [export]
+@click.command("access-log")
+@click.option("--session", "session_id", metavar="ID", help="Only accesses to this recorder id.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+@click.pass_context
+def access_log_cmd(ctx: click.Context, session_id: str | None, as_json: bool, config_file: Path | None,
+                   home: Path | None, database_url: str | None, log_level: str | None) -> None:
+    """Who accessed which recording, when and why; checks the log's hash chain (exit 1 if broken)."""
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with transaction(engine) as session:
+            chain = access_log.read(session)
+            problems = access_log.check_chain(chain)
+            rows = [
+                {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                 "session_id": e.session_id, "reason": e.reason, "detail": e.detail}
+                for e in chain if session_id is None or e.session_id == session_id
+            ]
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, "entries": rows,
+                               "problems": [{"kind": p.kind, "seq": p.seq, "detail": p.detail}
+                                            for p in problems]}, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r['seq']:>6}  {r['at'][:19]}  {r['actor']:16} {r['action']:16} "
+                       f"{r['session_id'] or '-':36}  {r['reason'] or ''}")
+        for p in problems:
+            click.echo(f"{p.kind}: access log entry {p.seq}: {p.detail}")
+        if not problems:
+            click.echo(f"ok: access log chain of {len(chain)} entries holds")
+    ctx.exit(1 if problems else 0)
+
+
+COMMANDS: list[click.Command] = [export, access_log_cmd]

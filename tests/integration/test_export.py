@@ -191,3 +191,29 @@ def test_an_export_that_fails_half_way_is_still_logged(
     assert done.returncode == 2
     assert "failed after the access was logged (entry 1)" in done.stderr and "Traceback" not in done.stderr
     assert _access_rows(engine) == [("auditor-os", "export_original", SID, "audit 7")]
+
+
+def test_access_log_command_lists_entries_and_checks_the_chain(
+    archived: ArchiveResult, home: Path, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from recorder.cli.main import cli
+    from recorder.db.models import AccessLogEntry
+
+    for i in range(2):
+        done = run_cli(home, database_url, "export", SID, "--out", str(tmp_path / f"o{i}"), "--original",
+                       "--reason", f"ticket {i}", "--actor", "erin")
+        assert done.returncode == 0, done.stderr
+    args = ["access-log", "--home", str(home), "--database-url", database_url]
+    shown = CliRunner().invoke(cli, args)
+    assert shown.exit_code == 0, shown.output
+    assert "export_original" in shown.stdout and "ticket 1" in shown.stdout
+    assert shown.stdout.splitlines()[-1] == "ok: access log chain of 2 entries holds"
+    with transaction(engine) as s:
+        s.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 1).values(actor="nobody"))
+    broken = CliRunner().invoke(cli, [*args, "--json"])
+    assert broken.exit_code == 1
+    doc = json.loads(broken.stdout)
+    assert not doc["ok"] and [(p["kind"], p["seq"]) for p in doc["problems"]] == [("altered", 1)]
