@@ -50,8 +50,8 @@ def sent_at(message: str) -> int:
 
 @dataclass
 class Samples:
-    c2s: list[float] = field(default_factory=list)
-    s2c: list[float] = field(default_factory=list)
+    c2s: list[tuple[int, float]] = field(default_factory=list)  # (sent at ns, latency ms)
+    s2c: list[tuple[int, float]] = field(default_factory=list)
 
 
 async def paced(period_s: float, stop_at: float, send: object) -> None:
@@ -65,12 +65,14 @@ async def paced(period_s: float, stop_at: float, send: object) -> None:
 async def run_load(url: str, calls: int, seconds: float, samples: Samples) -> None:
     async def one_call(index: int) -> None:
         await asyncio.sleep(index * 0.02 % 0.1)  # spread the frame phases
-        async with connect(url, max_size=None, ping_interval=None, compression=None) as ws:
+        async with connect(url, max_size=None, ping_interval=None, compression=None,
+                           close_timeout=60) as ws:
             stop_at = time.monotonic() + seconds
 
             async def reader() -> None:
                 async for message in ws:
-                    samples.s2c.append((time.monotonic_ns() - sent_at(str(message))) / 1e6)
+                    sent = sent_at(str(message))
+                    samples.s2c.append((sent, (time.monotonic_ns() - sent) / 1e6))
 
             async with asyncio.TaskGroup() as tasks:
                 read = tasks.create_task(reader())
@@ -95,7 +97,8 @@ async def upstream_handler(connection: ServerConnection, up: Samples, seconds: f
     async with asyncio.TaskGroup() as tasks:
         write = tasks.create_task(writer())
         async for message in connection:
-            up.c2s.append((time.monotonic_ns() - sent_at(str(message))) / 1e6)
+            sent = sent_at(str(message))
+            up.c2s.append((sent, (time.monotonic_ns() - sent) / 1e6))
         write.cancel()
 
 
@@ -123,6 +126,15 @@ def start_proxy(upstream: str, home: str) -> tuple[subprocess.Popen[bytes], int]
             time.sleep(0.1)
     process.kill()
     raise SystemExit("recorder proxy did not start")
+
+
+def steady(samples: list[tuple[int, float]], skip_s: float = 2.0) -> list[float]:
+    """Latencies of frames sent after the calls' set-up and before their tear-down."""
+    if not samples:
+        return []
+    first = min(t for t, _ in samples) + skip_s * 1e9
+    last = max(t for t, _ in samples) - 1e9
+    return [ms for t, ms in samples if first <= t <= last]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -154,20 +166,24 @@ async def main(calls_list: list[int], seconds: float) -> None:
             proxied = f"ws://127.0.0.1:{port}/waves/v1/s2s?model=hydra-v1.1&api_key=sk_bench"
             direct = upstream + "?model=hydra-v1.1&api_key=sk_bench"
             print(f"# {seconds:.0f} s per run; latency in ms; added = proxied - direct")
-            print("| calls | direction | direct p50 | direct p99 | proxied p50 | proxied p99 | added p50 | added p99 | frames |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("# window 'all': every frame; 'steady': frames sent after the first 2 s and")
+            print("# before the last 1 s (call set-up and finalization excluded)")
+            print("| calls | direction | window | direct p50 | direct p99 | proxied p50 | proxied p99 | added p50 | added p99 | frames |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             try:
                 for calls in calls_list:
                     base = await measure(direct, calls, seconds, up_samples)
                     via = await measure(proxied, calls, seconds, up_samples)
                     for name in ("c2s", "s2c"):
-                        b, v = getattr(base, name), getattr(via, name)
-                        print(
-                            f"| {calls} | {name} | {pct(b, .5):.2f} | {pct(b, .99):.2f} | "
-                            f"{pct(v, .5):.2f} | {pct(v, .99):.2f} | {pct(v, .5) - pct(b, .5):.2f} | "
-                            f"{pct(v, .99) - pct(b, .99):.2f} | {len(v)} |",
-                            flush=True,
-                        )
+                        for window in ("all", "steady"):
+                            pick = (lambda x: [ms for _, ms in x]) if window == "all" else steady
+                            b, v = pick(getattr(base, name)), pick(getattr(via, name))
+                            print(
+                                f"| {calls} | {name} | {window} | {pct(b, .5):.2f} | {pct(b, .99):.2f} | "
+                                f"{pct(v, .5):.2f} | {pct(v, .99):.2f} | {pct(v, .5) - pct(b, .5):.2f} | "
+                                f"{pct(v, .99) - pct(b, .99):.2f} | {len(v)} |",
+                                flush=True,
+                            )
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)

@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -95,6 +96,9 @@ class ProxyServer:
         self._full: set[ServerConnection] = set()
         self._draining = False
         self._server: Server | None = None
+        # Archiving is CPU work in Python (replay, render): one call at a time, so that it
+        # never takes more than a fair share of the GIL from the forwarding event loop.
+        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver")
         self.port = 0
         self.stats = ProxyStats()
 
@@ -274,12 +278,15 @@ class ProxyServer:
         )
         closed_by = _CLOSED_BY.get(result.close_side or "")
         try:
+            loop = asyncio.get_running_loop()
             if recording is not None:
-                await asyncio.to_thread(recording.finish, meta, ended_ns, closed_by)
+                await loop.run_in_executor(self._archiver, recording.finish, meta, ended_ns, closed_by)
             else:
                 capture.close(ended_ns, code=meta.close_code, reason=meta.close_reason,
                               closed_by=closed_by)
-                await asyncio.to_thread(self._recorder.store_unrecorded, meta, capture.summary())
+                await loop.run_in_executor(
+                    self._archiver, self._recorder.store_unrecorded, meta, capture.summary()
+                )
         except Exception:
             self.stats.finalize_failures += 1
             log.exception("call %s: could not finalize; its journal stays for `recorder recover`",
@@ -302,3 +309,4 @@ class ProxyServer:
             for relay in relays:
                 relay.abort(None, CloseCode.GOING_AWAY, "recorder shutting down")
             await self._server.wait_closed()
+        self._archiver.shutdown(wait=True)
