@@ -35,6 +35,7 @@ from recorder.archive.manifest import (
 )
 from recorder.archive.store import TMP_PREFIX, ArchiveStore
 from recorder.crypto.signing import SignatureInvalid, VerifyKey
+from recorder.db import access_log
 from recorder.db.engine import transaction
 from recorder.db.ledger import check_chain, read_chain
 from recorder.db.models import LedgerEntry, Recording
@@ -223,6 +224,10 @@ def verify(
         rows = [r for r in list_recordings(db) if session is None or r.session_id == session]
         v.ledger(entries, archives, session)
         v.recordings(rows, archives)
+        if session is None:  # who read what is evidence too: its chain must hold
+            for problem in access_log.check_chain(access_log.read(db)):
+                kind = MISSING if problem.kind == "missing" else ALTERED
+                v.add(kind, f"access log entry {problem.seq}", problem.detail)
     mine = [e for e in entries if session is None or e.session_id == session]
     if session is not None and not archives and not rows and not mine:
         v.add(MISSING, f"session {session}", "no archive, recordings row or ledger entry")

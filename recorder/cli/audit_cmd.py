@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -9,17 +10,24 @@ from typing import Any
 import click
 
 from recorder.audit.queries import list_sessions, show_session
-from recorder.cli.options import build_settings, common_options
+from recorder.cli.options import build_settings, common_options, os_user
 from recorder.config import Settings
+from recorder.db.access_log import record_access
 from recorder.db.engine import make_engine, transaction, upgrade
 
 
-def _read(settings: Settings, fn: Any, *args: Any) -> Any:
+def _read(settings: Settings, actor: str, action: str, fn: Any, *args: Any) -> Any:
+    """Run one read and put it on the access log (DESIGN.md: every auditor access logged)."""
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     try:
         with transaction(engine) as session:
-            return fn(session, *args)
+            result = fn(session, *args)
+        session_id = result.get("id") if isinstance(result, dict) else None
+        detail = {"count": len(result)} if isinstance(result, list) else None
+        record_access(engine, actor=actor, action=action, reason=None, session_id=session_id,
+                      detail=detail, now=dt.datetime.now(dt.timezone.utc))
+        return result
     finally:
         engine.dispose()
 
@@ -31,12 +39,13 @@ def _ms(value: float | None) -> str:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option("--limit", type=int, default=None, help="Only the N most recent calls.")
+@click.option("--actor", help="Who is reading, for the access log (default: the OS user).")
 @common_options
-def sessions(as_json: bool, limit: int | None, config_file: Path | None, home: Path | None,
-             database_url: str | None, log_level: str | None) -> None:
+def sessions(as_json: bool, limit: int | None, actor: str | None, config_file: Path | None,
+             home: Path | None, database_url: str | None, log_level: str | None) -> None:
     """List recorded calls, most recent first."""
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
-    rows = _read(settings, list_sessions, limit)
+    rows = _read(settings, actor or os_user(), "list_sessions", list_sessions, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -95,12 +104,13 @@ def render_call(call: dict[str, Any]) -> str:
 @click.command()
 @click.argument("session_key", metavar="SESSION")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--actor", help="Who is reading, for the access log (default: the OS user).")
 @common_options
-def show(session_key: str, as_json: bool, config_file: Path | None, home: Path | None,
-         database_url: str | None, log_level: str | None) -> None:
+def show(session_key: str, as_json: bool, actor: str | None, config_file: Path | None,
+         home: Path | None, database_url: str | None, log_level: str | None) -> None:
     """Show one call by recorder id or Hydra session id."""
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
-    call = _read(settings, show_session, session_key)
+    call = _read(settings, actor or os_user(), "show", show_session, session_key)
     click.echo(json.dumps(call, indent=2) if as_json else render_call(call))
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 
 import click
 
 from recorder.audit.export import export_original
-from recorder.cli.options import build_settings, common_options
+from recorder.cli.options import build_settings, common_options, os_user
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
 from recorder.db.engine import make_engine, transaction, upgrade
@@ -19,14 +18,6 @@ REDACTED_UNAVAILABLE = (
     "to export the original recording (logged with your name and reason) use "
     "--original --reason TEXT"
 )
-
-
-def _os_user() -> str:
-    """Who is at the keyboard, from the OS (read here, at the CLI edge, and nowhere else)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError) as exc:
-        raise click.UsageError("cannot tell who you are from the OS; pass --actor NAME") from exc
 
 
 @click.command()
@@ -57,7 +48,7 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
             "--original needs --reason TEXT: why the original recording is opened "
             "(it is kept in the access log)"
         )
-    who = actor if actor is not None else _os_user()
+    who = actor if actor is not None else os_user()
     if not who.strip():
         raise click.UsageError("--actor must not be empty")
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,14 @@ def common_options(func: F) -> F:
     func = click.option("--log-level", default=None,
                         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))(func)
     return func
+
+
+def os_user() -> str:
+    """Who is at the keyboard, for the access log (read here, at the CLI edge, only)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError) as exc:
+        raise click.UsageError("cannot tell who you are from the OS; pass --actor NAME") from exc
 
 
 def build_settings(

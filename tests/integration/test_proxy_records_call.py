@@ -126,9 +126,20 @@ def test_call_through_proxy_process_is_recorded_and_key_never_stored(
         if status == "cancelled":
             assert heard[rid]["audio_ms_heard"] < heard[rid]["audio_ms_received"]
 
-    text_view = _recorder("show", sessions[0]["id"], env=env)
+    text_view = _recorder("show", sessions[0]["id"], "--actor", "auditor-7", env=env)
     assert text_view.returncode == 0
     assert "interrupted" in text_view.stdout
+
+    log = _recorder("access-log", "--json", env=env)
+    assert log.returncode == 0, log.stderr
+    entries = json.loads(log.stdout)
+    entries = entries["entries"] if isinstance(entries, dict) else entries
+    assert [e["action"] for e in entries] == ["list_sessions", "show", "show"]
+    assert entries[-1]["actor"] == "auditor-7"
+    assert entries[-1]["session_id"] == sessions[0]["id"]
+
+    verified = _recorder("verify", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     assert TEST_API_KEY not in log_path.read_text()
     for path in home.rglob("*"):
