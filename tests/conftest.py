@@ -8,8 +8,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+
+from recorder.crypto.keys import KeyStore
+from recorder.db.engine import make_engine, upgrade
+from tests.unit.archive.calls import ScriptedCall, build_call
 
 TEST_API_KEY = "sk_test_Zq8vWm3kR7pX2nL5"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to head."""
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def keystore(home: Path) -> KeyStore:
+    store = KeyStore(home / "keys")
+    store.init()
+    return store
+
+
+@pytest.fixture(scope="module")
+def call() -> ScriptedCall:
+    """A short scripted call with a barge-in and a tool call (tests/unit/archive/calls.py)."""
+    return build_call()
 
 
 @pytest.fixture

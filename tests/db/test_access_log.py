@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, delete, update
 
 from recorder.db import access_log
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import transaction
 from recorder.db.ledger import GENESIS
 from recorder.db.models import AccessLogEntry
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 def _three(engine: Engine) -> None:

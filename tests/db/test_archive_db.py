@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,33 +32,13 @@ from recorder.audit.verify import verify
 from recorder.cli.verify_cmd import verify as verify_command
 from recorder.crypto import age
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import transaction
 from recorder.db.ledger import GENESIS, read_chain
 from recorder.db.models import CallSession, LedgerEntry, Recording, Response
 from recorder.errors import IntegrityError
-from tests.unit.archive.calls import ScriptedCall, build_call, call_meta
+from tests.unit.archive.calls import ScriptedCall, call_meta
 
 ALL_FILES = (RECORDING, UNPLAYED, EVENTS, ALIGNMENT, CALL)
-
-
-@pytest.fixture(scope="module")
-def call() -> ScriptedCall:
-    return build_call()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def keystore(home: Path) -> KeyStore:
-    store = KeyStore(home / "keys")
-    store.init()
-    return store
 
 
 def _finalize(call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine, sid: str = "sess_0001", **kw):  # type: ignore[no-untyped-def]

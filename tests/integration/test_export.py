@@ -14,7 +14,6 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,25 +26,12 @@ from recorder.archive.finalize import ArchiveResult, finalize_call
 from recorder.capture.records import AudioRecord, Direction
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import transaction
 from recorder.db.models import CallSession
-from tests.unit.archive.calls import CUT_AT, R1_START, R2_START, ScriptedCall, build_call, call_meta, int16
+from tests.unit.archive.calls import CUT_AT, R1_START, R2_START, ScriptedCall, call_meta, int16
 
 SID = "sess_0001"
 HYDRA_ID = "4bf1f4f6-5fa4-4de5-aa29-83f5eed96c82"
-
-
-@pytest.fixture(scope="module")
-def call() -> ScriptedCall:
-    return build_call()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

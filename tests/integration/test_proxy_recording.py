@@ -18,7 +18,7 @@ import pytest
 import soxr
 from sqlalchemy import create_engine, text
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore

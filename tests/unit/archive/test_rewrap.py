@@ -9,7 +9,6 @@ SQLite always; PostgreSQL when RECORDER_TEST_DATABASE_URL is set.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,10 @@ from recorder.cli.main import cli
 from recorder.crypto import age
 from recorder.crypto.age import AgeError
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import transaction
 from recorder.db.ledger import check_chain, read_chain
 from recorder.db.models import Recording
-from tests.unit.archive.calls import ScriptedCall, build_call, call_meta
-
-
-@pytest.fixture(scope="module")
-def call() -> ScriptedCall:
-    return build_call()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def keystore(home: Path) -> KeyStore:
-    store = KeyStore(home / "keys")
-    store.init()
-    return store
+from tests.unit.archive.calls import ScriptedCall, call_meta
 
 
 def _archive(call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine, sid: str) -> ArchiveResult:
