@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from recorder.archive.manifest import SIG_SUFFIX, manifest_name, manifest_version_of
+from recorder.durable import fsync_dir
 from recorder.errors import NotFound, RecorderError
 
 logger = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ def check_session_id(session_id: str) -> str:
     if not _SESSION_ID.match(session_id):
         raise ValueError(f"session id {session_id!r} is not a safe directory name")
     return session_id
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_durable(path: Path, data: bytes) -> None:
@@ -90,7 +83,7 @@ def _makedirs_durable(path: Path) -> None:
             d.mkdir(mode=_DIR_MODE)
         except FileExistsError:
             continue
-        _fsync_dir(d.parent)
+        fsync_dir(d.parent)
 
 
 def utc_date(started_at: dt.datetime) -> dt.date:
@@ -174,7 +167,7 @@ class ArchiveStore:
             name = manifest_name(version)
             _write_durable(tmp / (name + SIG_SUFFIX), signature)
             _write_durable(tmp / name, manifest)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             _makedirs_durable(dest.parent)
             if dest.exists():
                 raise ArchiveExists(dest)
@@ -182,8 +175,8 @@ class ArchiveStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync_dir(dest.parent)
-        _fsync_dir(self.root)
+        fsync_dir(dest.parent)
+        fsync_dir(self.root)
         logger.info("archive %s written (%d files)", self.relative(dest), len(files))
         return dest
 
@@ -216,7 +209,7 @@ class ArchiveStore:
         name = manifest_name(version)
         _replace_durable(archive_dir / (name + SIG_SUFFIX), signature)
         _write_durable(archive_dir / name, manifest)
-        _fsync_dir(archive_dir)
+        fsync_dir(archive_dir)
         logger.info("archive %s: manifest version %d added", self.relative(archive_dir), version)
         return archive_dir / name
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, exc, select
 from sqlalchemy.orm import Session
 
 from recorder.db.engine import transaction
-from recorder.db.ledger import GENESIS, ChainProblem
+from recorder.db.ledger import GENESIS, ChainProblem, check_links
 from recorder.db.models import AccessLogEntry
 from recorder.errors import DatabaseError
 
@@ -113,24 +113,7 @@ def read(session: Session, *, session_id: str | None = None) -> list[AccessLogEn
 
 def check_chain(entries: Sequence[AccessLogEntry]) -> list[ChainProblem]:
     """Every break in the whole chain (``read`` with no filter), in order; empty when it holds."""
-    problems: list[ChainProblem] = []
-    prev, expected_seq = GENESIS, 1
-    for e in entries:
-        if e.seq != expected_seq:
-            gap = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}..{e.seq - 1}"
-            problems.append(ChainProblem("missing", expected_seq, f"access log entries {gap} were deleted"))
-        if _own_hash(e) != e.entry_hash:
-            problems.append(ChainProblem(
-                "altered", e.seq, f"access log entry {e.seq} ({e.actor}, {e.action}) does not match its hash"
-            ))
-        if e.prev_hash != prev:
-            problems.append(ChainProblem(
-                "broken", e.seq,
-                f"access log entry {e.seq} does not chain to the entry before it "
-                "(an earlier entry was deleted or altered)",
-            ))
-        prev, expected_seq = e.entry_hash, e.seq + 1
-    return problems
+    return check_links(entries, _own_hash, "access log", lambda e: f"{e.actor}, {e.action}")
 
 
 def record_access(

@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -109,28 +110,51 @@ class ChainProblem:
     detail: str
 
 
-def check_chain(entries: Sequence[LedgerEntry]) -> list[ChainProblem]:
-    """Every break in the chain, in order (empty when it holds)."""
+class ChainEntry(Protocol):
+    seq: int
+    prev_hash: str
+    entry_hash: str
+
+
+E = TypeVar("E", bound=ChainEntry)
+
+
+def check_links(
+    entries: Sequence[E], own_hash: Callable[[E], str], chain: str, describe: Callable[[E], str]
+) -> list[ChainProblem]:
+    """Every break in a hash chain (this ledger, the access log), in order; empty when it holds.
+
+    ``own_hash`` recomputes an entry's hash from its fields; ``chain`` names the chain in
+    messages ("ledger"); ``describe`` says which entry was altered.
+    """
     problems: list[ChainProblem] = []
     prev, expected_seq = GENESIS, 1
+    singular = f"{chain} entry"
     for e in entries:
         if e.seq != expected_seq:
             gap = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}..{e.seq - 1}"
-            problems.append(ChainProblem("missing", expected_seq, f"ledger entries {gap} were deleted"))
-        own = entry_hash(
-            e.seq, e.session_id, e.manifest_version, e.manifest_sha256, e.prev_hash, e.created_at
-        )
-        if own != e.entry_hash:
-            problems.append(
-                ChainProblem("altered", e.seq, f"ledger entry {e.seq} ({e.session_id}) does not match its hash")
-            )
+            problems.append(ChainProblem("missing", expected_seq, f"{chain} entries {gap} were deleted"))
+        if own_hash(e) != e.entry_hash:
+            problems.append(ChainProblem(
+                "altered", e.seq, f"{singular} {e.seq} ({describe(e)}) does not match its hash"
+            ))
         if e.prev_hash != prev:
-            problems.append(
-                ChainProblem(
-                    "broken", e.seq,
-                    f"ledger entry {e.seq} does not chain to the entry before it "
-                    "(an earlier entry was deleted or altered)",
-                )
-            )
+            problems.append(ChainProblem(
+                "broken", e.seq,
+                f"{singular} {e.seq} does not chain to the entry before it "
+                "(an earlier entry was deleted or altered)",
+            ))
         prev, expected_seq = e.entry_hash, e.seq + 1
     return problems
+
+
+def check_chain(entries: Sequence[LedgerEntry]) -> list[ChainProblem]:
+    """Every break in the ledger's chain, in order (empty when it holds)."""
+    return check_links(
+        entries,
+        lambda e: entry_hash(
+            e.seq, e.session_id, e.manifest_version, e.manifest_sha256, e.prev_hash, e.created_at
+        ),
+        "ledger",
+        lambda e: e.session_id,
+    )

@@ -41,6 +41,7 @@ from typing import Any, Literal
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
 from recorder.crypto.age import Recipient, recipient_key_ids
 from recorder.crypto.seal import SessionSeal
+from recorder.durable import fsync_dir
 from recorder.journal.errors import JournalError
 from recorder.journal.segment import (
     EndRecord,
@@ -72,14 +73,6 @@ _FRAME_OVERHEAD = 4 + 16  # length prefix + AEAD tag
 
 def _default_opener(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -205,7 +198,7 @@ class JournalWriter:
             except FileExistsError as exc:
                 raise JournalError(str(self.session_dir), "a journal for this session exists") from exc
             if self.fsync != "never":
-                _fsync_dir(self.spool_dir)
+                fsync_dir(self.spool_dir)
             self._seal = SessionSeal.generate(self.session_id, self._rng)
             self._wrapped = self._seal.wrap(self._recipients, self._rng)
             self._start_segment(1)
@@ -426,7 +419,7 @@ class JournalWriter:
         self.bytes_written += len(header)
         if self.fsync != "never":
             os.fsync(self._fd)
-            _fsync_dir(self.session_dir)
+            fsync_dir(self.session_dir)
 
     def _sync(self, *, force: bool) -> None:
         if self._fd >= 0 and (force or self.fsync != "never"):
