@@ -108,19 +108,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_proxy(upstream: str, home: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_proxy(upstream: str, home: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "RECORDER_HOME": home}
     env.pop("RECORDER_DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "recorder.cli.main", "proxy", "--listen", f"127.0.0.1:{port}",
-         "--upstream", upstream, "--max-sessions", "1000", "--log-level", "WARNING"],
+         "--upstream", upstream, "--max-sessions", "1000", "--log-level", "WARNING",
+         "--workers", str(workers)],
         env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                time.sleep(2.0 if workers > 1 else 0)  # every worker bound
                 return process, port
         except OSError:
             time.sleep(0.1)
@@ -151,7 +153,7 @@ async def measure(url: str, calls: int, seconds: float, upstream: Samples) -> Sa
     return Samples(c2s=list(upstream.c2s), s2c=client.s2c)
 
 
-async def main(calls_list: list[int], seconds: float) -> None:
+async def main(calls_list: list[int], seconds: float, workers_list: list[int]) -> None:
     up_samples = Samples()
     current = {"seconds": seconds}
 
@@ -161,37 +163,42 @@ async def main(calls_list: list[int], seconds: float) -> None:
     async with serve(handler, "127.0.0.1", 0, max_size=None, ping_interval=None,
                      compression=None) as server:
         upstream = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/waves/v1/s2s"
-        with tempfile.TemporaryDirectory() as home:
-            process, port = start_proxy(upstream, home)
-            proxied = f"ws://127.0.0.1:{port}/waves/v1/s2s?model=hydra-v1.1&api_key=sk_bench"
-            direct = upstream + "?model=hydra-v1.1&api_key=sk_bench"
-            print(f"# {seconds:.0f} s per run; latency in ms; added = proxied - direct")
-            print("# window 'all': every frame; 'steady': frames sent after the first 2 s and")
-            print("# before the last 1 s (call set-up and finalization excluded)")
-            print("| calls | direction | window | direct p50 | direct p99 | proxied p50 | proxied p99 | added p50 | added p99 | frames |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
-            try:
-                for calls in calls_list:
-                    base = await measure(direct, calls, seconds, up_samples)
-                    via = await measure(proxied, calls, seconds, up_samples)
-                    for name in ("c2s", "s2c"):
-                        for window in ("all", "steady"):
-                            pick = (lambda x: [ms for _, ms in x]) if window == "all" else steady
-                            b, v = pick(getattr(base, name)), pick(getattr(via, name))
-                            print(
-                                f"| {calls} | {name} | {window} | {pct(b, .5):.2f} | {pct(b, .99):.2f} | "
-                                f"{pct(v, .5):.2f} | {pct(v, .99):.2f} | {pct(v, .5) - pct(b, .5):.2f} | "
-                                f"{pct(v, .99) - pct(b, .99):.2f} | {len(v)} |",
-                                flush=True,
-                            )
-            finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+        direct = upstream + "?model=hydra-v1.1&api_key=sk_bench"
+        print(f"# {seconds:.0f} s per run; latency in ms; added = proxied - direct")
+        print("# window 'all': every frame; 'steady': frames sent after the first 2 s and")
+        print("# before the last 1 s (call set-up and finalization excluded)")
+        print("| calls | proxy workers | direction | window | direct p50 | direct p99 | proxied p50 | "
+              "proxied p99 | added p50 | added p99 | frames |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for workers in workers_list:
+            with tempfile.TemporaryDirectory() as home:
+                process, port = start_proxy(upstream, home, workers)
+                proxied = f"ws://127.0.0.1:{port}/waves/v1/s2s?model=hydra-v1.1&api_key=sk_bench"
+                try:
+                    for calls in calls_list:
+                        base = await measure(direct, calls, seconds, up_samples)
+                        via = await measure(proxied, calls, seconds, up_samples)
+                        for name in ("c2s", "s2c"):
+                            for window in ("all", "steady"):
+                                pick = (lambda x: [ms for _, ms in x]) if window == "all" else steady
+                                b, v = pick(getattr(base, name)), pick(getattr(via, name))
+                                print(
+                                    f"| {calls} | {workers} | {name} | {window} | {pct(b, .5):.2f} | "
+                                    f"{pct(b, .99):.2f} | {pct(v, .5):.2f} | {pct(v, .99):.2f} | "
+                                    f"{pct(v, .5) - pct(b, .5):.2f} | {pct(v, .99) - pct(b, .99):.2f} | "
+                                    f"{len(v)} |",
+                                    flush=True,
+                                )
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=120)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="proxy --workers values to measure, each with every --calls value")
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.seconds))
+    asyncio.run(main(args.calls, args.seconds, args.workers))

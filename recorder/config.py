@@ -37,6 +37,7 @@ class Settings:
     api_key: str = field(default="", repr=False)
     listen: str = "127.0.0.1:8765"
     max_sessions: int = 100
+    workers: int = 1
     drain_timeout_s: float = 30.0
     open_timeout_s: float = 10.0
     certfile: str = ""
@@ -125,6 +126,10 @@ def load_settings(
     settings = dataclasses.replace(Settings(), **values)
     if settings.max_sessions < 1:
         raise ConfigError("max_sessions", "settings", "must be at least 1")
+    if settings.workers < 1:
+        raise ConfigError("workers", "settings", "must be at least 1")
+    if settings.workers > 1 and settings.listen_host_port()[1] == 0:
+        raise ConfigError("workers", "settings", "several workers share one port: give --listen a port")
     if settings.fsync not in ("always", "interval", "never"):
         raise ConfigError("fsync", "settings", "must be always, interval or never")
     if settings.recording_failure not in ("close", "continue"):

@@ -16,17 +16,21 @@ from recorder.db.engine import safe_url
 log = logging.getLogger(__name__)
 
 
-async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGTERM/SIGINT, then drain."""
+async def run_proxy(
+    settings: Settings, ready: asyncio.Event | None = None, *, worker: int | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then drain. A `worker` of several shares the port and
+    leaves start-up recovery to the parent, which ran it before starting the workers."""
     from recorder.proxy.server import ProxyServer
     from recorder.proxy.startup import prepare_recorder
 
-    recorder = await asyncio.to_thread(prepare_recorder, settings)
+    recorder = await asyncio.to_thread(prepare_recorder, settings, recover=worker is None)
     server = ProxyServer(settings, recorder)
-    await server.start()
+    await server.start(reuse_port=worker is not None)
     scheme = "wss" if settings.certfile else "ws"
     log.info(
-        "recorder proxy on %s://%s:%d -> %s (database %s, limit %d calls)",
+        "recorder proxy%s on %s://%s:%d -> %s (database %s, limit %d calls)",
+        "" if worker is None else f" worker {worker}",
         scheme, settings.listen_host_port()[0], server.port, settings.upstream_url,
         safe_url(settings.effective_database_url), settings.max_sessions,
     )
@@ -50,6 +54,8 @@ async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> N
 @click.option("--listen", help="HOST:PORT to accept clients on [127.0.0.1:8765].")
 @click.option("--upstream", "upstream_url", help="Hydra endpoint (also $RECORDER_UPSTREAM_URL).")
 @click.option("--max-sessions", type=int, help="Concurrent calls before server_full + 1013.")
+@click.option("--workers", type=int,
+              help="Proxy processes sharing the port, one per core beyond ~100 calls [1].")
 @click.option("--drain-timeout", "drain_timeout_s", type=float,
               help="Seconds calls may run on after SIGTERM before they are closed with 1001.")
 @click.option("--certfile", help="Serve wss:// with this certificate chain (PEM).")
@@ -67,6 +73,10 @@ async def run_proxy(settings: Settings, ready: asyncio.Event | None = None) -> N
 def proxy(config_file: Path | None, log_level: str | None, **flags: object) -> None:
     """Run the transparent recording proxy in front of Hydra."""
     settings = build_settings(config_file, log_level, **flags)
+    if settings.workers > 1:
+        from recorder.proxy.workers import run_workers
+
+        raise SystemExit(run_workers(settings))
     asyncio.run(run_proxy(settings))
 
 

@@ -106,7 +106,8 @@ class ProxyServer:
     def active_calls(self) -> int:
         return len(self.stats.relays)
 
-    async def start(self) -> Server:
+    async def start(self, *, reuse_port: bool = False) -> Server:
+        """Listen; `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
         host, port = self.settings.listen_host_port()
         self._server = await serve(
             self._handle,
@@ -120,6 +121,7 @@ class ProxyServer:
             ping_interval=None,
             compression="deflate",
             server_header=None,
+            reuse_port=reuse_port or None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self._server
