@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from recorder.db.engine import make_engine
-from recorder.db.models import Base
+from recorder.db.models import Base, include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,6 +34,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import UniqueConstraint, func, literal_column
+from sqlalchemy.dialects import postgresql  # noqa: F401  registers to_tsvector's types
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -201,3 +202,127 @@ class AccessLogEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[sha256_hex]
     entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
+
+
+# --- transcription (issue 6; DESIGN.md "Transcription") ----------------------------------------
+
+TURNS_FTS = "turns_fts"  # SQLite FTS5 index over turns.text, created by migration 0004
+
+
+class Job(Base):
+    """One recording's transcription job, claimed under a lease (``recorder.transcribe.jobs``).
+
+    ``state``: queued | running | done | failed. A running job whose ``lease_until`` has passed
+    belongs to a worker that died; any worker may claim it again.
+    """
+
+    __tablename__ = "jobs"
+
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[opt_text]
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class WorkerLock(Base):
+    """A named exclusive lease (SQLite: one transcription worker at a time)."""
+
+    __tablename__ = "worker_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    lease_until: Mapped[timestamp]
+
+
+class Transcript(Base):
+    """The redacted transcript of one recording; one row per session, written once."""
+
+    __tablename__ = "transcripts"
+
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(32))
+    pulse_request_ids: Mapped[list[str]] = mapped_column(JSON)
+    pulse_requests: Mapped[int] = mapped_column(Integer)
+    audio_seconds_billed: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[timestamp]
+
+
+class TranscriptWord(Base):
+    """One word on the recording timeline; ``text`` is redacted (a placeholder when ``redacted``)."""
+
+    __tablename__ = "transcript_words"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    start_ms: Mapped[float] = mapped_column(Float)
+    end_ms: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    redacted: Mapped[bool] = mapped_column(Boolean)
+
+
+class RedactionSpan(Base):
+    """A redacted stretch of one channel: type and times, never the value."""
+
+    __tablename__ = "redaction_spans"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    start_ms: Mapped[float] = mapped_column(Float)
+    end_ms: Mapped[float] = mapped_column(Float)
+
+
+class TranscriptTurn(Base):
+    """Consecutive words of one speaker (caller | agent), redacted; what search looks through."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq"),
+        # PostgreSQL full-text search; SQLite uses the FTS5 table TURNS_FTS instead.
+        Index(
+            "ix_turns_text_tsv",
+            func.to_tsvector(literal_column("'simple'"), literal_column("text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk]
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16))
+    start_ms: Mapped[float] = mapped_column(Float)
+    end_ms: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+
+def include_object(dialect: str) -> Any:
+    """An Alembic ``include_object`` hook: what autogenerate compares on ``dialect``.
+
+    SQLite's FTS5 table and its shadow tables are created by hand in migration 0004, and the
+    PostgreSQL-only GIN index does not exist there.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and name is not None and name.startswith(TURNS_FTS):
+            return False
+        if type_ == "index" and name == "ix_turns_text_tsv" and dialect != "postgresql":
+            return False
+        return True
+
+    return include

@@ -1,0 +1,1 @@
+"""The nightly transcription job (DESIGN.md "Transcription"): jobs, merge, per-recording work."""
