@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,12 @@ import numpy as np
 from recorder.errors import ConfigError
 from recorder.pulse import pieces
 from recorder.pulse.backoff import Backoff
-from recorder.pulse.errors import PulsePayloadTooLarge, PulseRetriesExhausted, PulseRetryable, PulseUnavailable
+from recorder.pulse.errors import (
+    PulsePayloadTooLarge,
+    PulseRetriesExhausted,
+    PulseRetryable,
+    PulseUnavailable,
+)
 from recorder.pulse.ratelimit import AsyncRateLimiter
 from recorder.pulse.wire import (
     DEFAULT_URL,
@@ -70,7 +76,7 @@ class PulseClient:
         per_minute: int = 25,
         max_attempts: int = 6,
         rng: random.Random | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         max_piece_s: float = 600.0,
         expire_content: bool = False,
         backoff: Backoff | None = None,
@@ -98,6 +104,8 @@ class PulseClient:
         self.retries = 0
         self._key = api_key
         self._params, self._headers = build_request(self.options, api_key=api_key)
+        if isinstance(verify, str):  # a CA bundle path (httpx wants a context for that now)
+            verify = ssl.create_default_context(cafile=verify)
         self._http = httpx.AsyncClient(
             verify=verify,
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
@@ -176,7 +184,8 @@ class PulseClient:
                 secrets=(self._key,),
             )
         except Exception as exc:
-            self._log(response.status_code, started, len(body), getattr(exc, "request_id", None) or request_id, "")
+            rid = getattr(exc, "request_id", None) or request_id
+            self._log(response.status_code, started, len(body), rid, "")
             raise
         self._log(response.status_code, started, len(body), result.request_id or request_id, "")
         return result
