@@ -2,8 +2,8 @@
 
 `run_call(url, script)` connects, configures, then plays the script's steps while streaming
 20 ms `input_audio_buffer.append` frames of 16 kHz PCM16 (reference/hydra-protocol.md §3):
-speech-like bursts for `Talk`, line noise for `Pause` and while it waits (`Await`), as a real
-client keeps streaming through silence. It answers tool calls by itself: after the
+speech-like bursts for `Talk`, text in the audio word code (`wordcode.py`) for `Say`, line
+noise for `Pause` and while it waits (`Await`), as a real client keeps streaming through silence. It answers tool calls by itself: after the
 `response.done` of a response that made calls, one `function_call_output` per call, then one
 `response.create` (§9). Everything sent and received is kept verbatim and in order.
 
@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from recorder.errors import UpstreamError, UpstreamRefused, UpstreamUnreachable
 from recorder.scrub import scrub_text
-from recorder.simulate.voice import caller_silence, caller_speech
+from recorder.simulate.voice import caller_silence, caller_speech, caller_words
 from recorder.units import BYTES_PER_SAMPLE, CALLER_RATE
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,18 @@ class Talk:
     """Speak for `ms` (speech-like audio)."""
 
     ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Speak `text` in the word code, then `silence_ms` of line noise so the turn ends (the
+    stand-in's VAD hangover is 500 ms by default). The repr hides the text: it may be PII."""
+
+    text: str = field(repr=False)
+    silence_ms: int = 700
+
+    def __repr__(self) -> str:
+        return f"Say({len(self.text)} chars, silence_ms={self.silence_ms})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +95,7 @@ class CancelResponse:
     response_id: str | None = None
 
 
-Step = Talk | Pause | Await | Inject | UpdateTools | CancelResponse
+Step = Talk | Say | Pause | Await | Inject | UpdateTools | CancelResponse
 
 LOOKUP_ORDER: Mapping[str, Any] = {
     "type": "function",
@@ -167,6 +179,16 @@ class CallTranscript:
 
     def agent_audio_bytes(self) -> int:
         return sum(len(base64.b64decode(f["delta"])) for f in self.of_type("response.output_audio.delta"))
+
+    def agent_audio(self) -> bytes:
+        """Every audio delta received, in order, as one 48 kHz PCM16 stream (no gaps between
+        responses: a response's own leading and trailing silence is all there is)."""
+        return b"".join(base64.b64decode(f["delta"]) for f in self.of_type("response.output_audio.delta"))
+
+    def caller_audio(self) -> bytes:
+        """Every audio frame sent, in order, as one 16 kHz PCM16 stream."""
+        appended = self.of_type("input_audio_buffer.append", "sent")
+        return b"".join(base64.b64decode(f["audio"]) for f in appended if isinstance(f.get("audio"), str))
 
 
 def _objects(messages: list[str | bytes]) -> Iterator[dict[str, Any]]:
@@ -336,6 +358,12 @@ class _Caller:
         if isinstance(step, Talk):
             self._utterance += 1
             await self._stream(caller_speech(step.ms, seed=self.script.seed, index=self._utterance))
+        elif isinstance(step, Say):
+            self._utterance += 1
+            words = caller_words(step.text, seed=self.script.seed, index=self._utterance)
+            tail = -(len(words) + CALLER_RATE * step.silence_ms // 1000 * BYTES_PER_SAMPLE) % self._frame_bytes
+            silence_ms = step.silence_ms + tail * 1000 // (CALLER_RATE * BYTES_PER_SAMPLE)
+            await self._stream(words + self._silence_for(silence_ms))  # whole frames only
         elif isinstance(step, Pause):
             await self._stream(self._silence_for(step.ms))
         elif isinstance(step, Await):

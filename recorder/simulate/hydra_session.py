@@ -17,7 +17,12 @@ Behaviour (reference/hydra-protocol.md; choices where it says **unconfirmed** ar
   `incomplete` user item and no response.
 - §8: each response: `response.created`, assistant item added, audio deltas of `chunk_ms`
   (chunk k due at created + k·chunk_ms/speed), `response.output_audio.done`, item done,
-  `response.done` at created + response_ms/speed. `usage` on every `response.done`.
+  `response.done` at created + duration/speed. `usage` on every `response.done`.
+  With `speech="synthetic"` (the default) a response is `response_ms` of speech-like audio. With
+  `speech="wordcode"` it says a text in the audio word code (`wordcode.py`), lasting as long
+  as the words take but at least `response_ms`: the config's `replies` in order, then a fixed
+  script (`GREETING` for the initial response, `TOOL_RESULT` after a function call output,
+  `SMALL_TALK` in turn otherwise). Hydra sends no transcript on the wire (§6), nor does this.
 - §10: `speech_started` during a response in flight cancels it: `speech_started`, assistant item
   done `incomplete`, `response.done` cancelled/interrupted, then the user item added (as §14.7).
   No `response.output_audio.done` for a cancelled response*. `response.cancel` likewise with
@@ -44,7 +49,14 @@ from dataclasses import dataclass, field
 from recorder.errors import ConfigError
 from recorder.simulate import hydra_frames as wire
 from recorder.simulate.hydra_frames import Json, Rejection
-from recorder.simulate.voice import EnergyVad, SpeechStarted, SpeechStopped, VadEvent, agent_speech
+from recorder.simulate.voice import (
+    EnergyVad,
+    SpeechStarted,
+    SpeechStopped,
+    VadEvent,
+    agent_speech,
+    agent_words,
+)
 from recorder.units import AGENT_RATE, BYTES_PER_SAMPLE
 
 log = logging.getLogger(__name__)
@@ -61,6 +73,10 @@ VOICES: dict[str, tuple[str, ...]] = {
     "hydra": _V10,
 }
 DEPRECATED_MODELS = frozenset({"hydra"})
+SPEECH_KINDS = ("synthetic", "wordcode")
+GREETING = "hello thanks for calling how can i help"
+TOOL_RESULT = "your order has shipped"
+SMALL_TALK = ("okay let me check that for you", "i see", "is there anything else i can help with")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +85,9 @@ class HydraSimConfig:
 
     `vad_threshold` is an RMS level in int16 units (300 ≈ -41 dBFS): the scripted caller's
     speech sits near 2000, its silence near 20. `response_delay_ms` is the "thinking" time from
-    the end of a turn (or `response.create`) to `response.created`.
+    the end of a turn (or `response.create`) to `response.created`. `speech` picks the agent's
+    audio (see the module docstring); `replies` are the texts of the first spoken responses
+    in `wordcode` mode, in order (hidden from the repr: tests put card numbers in them).
     """
 
     seed: int = 0
@@ -86,8 +104,12 @@ class HydraSimConfig:
     min_turn_ms: int = 120
     response_delay_ms: int = 50
     tool_call_every: int = 3
+    speech: str = "synthetic"
+    replies: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        if self.speech not in SPEECH_KINDS:
+            raise ConfigError("speech", "HydraSimConfig", f"must be one of {', '.join(SPEECH_KINDS)}")
         positive = {"capacity": self.capacity, "speed": self.speed, "chunk_ms": self.chunk_ms,
                     "response_ms": self.response_ms, "idle_timeout_s": self.idle_timeout_s,
                     "tool_response_timeout_s": self.tool_response_timeout_s}
@@ -121,7 +143,9 @@ Action = Send | Close
 class _Response:
     id: str
     due: float
+    kind: str = "turn"
     index: int = 0
+    duration_ms: int = 0
     item_id: str = ""
     created_at: float | None = None
     chunks: list[bytes] = field(default_factory=list)
@@ -159,6 +183,8 @@ class HydraSession:
         self._log: dict[str, str | None] = {}
         self._user_item: str | None = None
         self._context_tokens = 0
+        self._tool_output_seen = False
+        self._small_talk = 0
 
     # -- public surface ------------------------------------------------------------------
 
@@ -223,7 +249,7 @@ class HydraSession:
             r.sent += 1
             r.sent_bytes += len(chunk)
             r.due = r.created_at + self._interval() * r.sent if r.sent < len(r.chunks) else (
-                r.created_at + self.config.response_ms / 1000 / self.config.speed)
+                r.created_at + r.duration_ms / 1000 / self.config.speed)
             return [{"type": "response.output_audio.delta", "event_id": self._id("sv_", 64),
                      "response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0,
                      "delta": base64.b64encode(chunk).decode("ascii")}]
@@ -246,11 +272,29 @@ class HydraSession:
         r.item_id = self._id("item_", 48)
         r.index = self._spoken
         self._spoken += 1
-        pcm = agent_speech(self.config.response_ms, seed=self.config.seed, index=r.index)
+        pcm = self._speech(r)
+        r.duration_ms = len(pcm) * 1000 // (AGENT_RATE * BYTES_PER_SAMPLE)
         step = AGENT_RATE * self.config.chunk_ms // 1000 * BYTES_PER_SAMPLE
         r.chunks = [pcm[i : i + step] for i in range(0, len(pcm), step)]
         out.append(self._added(wire.assistant_item(r.item_id, "in_progress"), r.item_id))
         return out
+
+    def _speech(self, r: _Response) -> bytes:
+        cfg = self.config
+        if cfg.speech == "synthetic":
+            return agent_speech(cfg.response_ms, seed=cfg.seed, index=r.index)
+        return agent_words(self._reply_text(r), min_ms=cfg.response_ms, step_ms=cfg.chunk_ms)
+
+    def _reply_text(self, r: _Response) -> str:
+        """What spoken response number `r.index` says (never logged: it may hold PII)."""
+        if r.index < len(self.config.replies):
+            return self.config.replies[r.index]
+        if r.kind == "greeting":
+            return GREETING
+        if r.kind == "tool_result":
+            return TOOL_RESULT
+        self._small_talk += 1
+        return SMALL_TALK[(self._small_talk - 1) % len(SMALL_TALK)]
 
     def _interval(self) -> float:
         return self.config.chunk_ms / 1000 / self.config.speed
@@ -301,7 +345,7 @@ class HydraSession:
             "instructions": instructions, "voice": voice, "tools": tools,
             "generate_initial_response": greet}}]
         if greet:
-            self._schedule(now, tool=None)
+            out += self._schedule(now, tool=None, kind="greeting")
         return out
 
     def _update(self, frame: Json) -> list[Json]:
@@ -361,7 +405,7 @@ class HydraSession:
         if status == "completed":
             self._context_tokens += 4 + event.voiced_ms // 20
             self._tool_deadline = None
-            self._schedule(now, tool=self._choose_tool())
+            out += self._schedule(now, tool=self._choose_tool(), kind="turn")
         return out
 
     def _choose_tool(self) -> Json | None:
@@ -386,6 +430,8 @@ class HydraSession:
         echoed: Json = {"id": item_id, **{k: v for k, v in item.items() if k != "id"}}
         echoed.setdefault("status", "completed")
         output = item.get("output")
+        if item.get("type") == "function_call_output":
+            self._tool_output_seen = True
         if isinstance(output, str):
             self._context_tokens += 1 + len(output) // 4
         return [self._added(echoed, item_id)]
@@ -394,8 +440,9 @@ class HydraSession:
         if self._response is not None:
             return self._invalid("a response is already in progress", None, _event_id(frame))
         self._tool_deadline = None
-        self._schedule(now, tool=None)
-        return []
+        kind = "tool_result" if self._tool_output_seen else "create"
+        self._tool_output_seen = False
+        return self._schedule(now, tool=None, kind=kind)
 
     def _cancel(self, frame: Json) -> list[Json]:
         wanted = frame.get("response_id")
@@ -448,10 +495,12 @@ class HydraSession:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _schedule(self, now: float, *, tool: Json | None) -> None:
-        self._cancel_response("interrupted")
+    def _schedule(self, now: float, *, tool: Json | None, kind: str) -> list[Json]:
+        """Plan a response; one still in flight is cancelled first, and its end is sent (§10)."""
+        cancelled = self._cancel_response("interrupted")
         due = now + self.config.response_delay_ms / 1000
-        self._response = _Response(id=self._id("resp_", 48), due=due, tool=tool)
+        self._response = _Response(id=self._id("resp_", 48), due=due, kind=kind, tool=tool)
+        return cancelled
 
     def _done(self, r: _Response, status: str, reason: str | None, output: list[Json]) -> Json:
         if r.tool is not None:

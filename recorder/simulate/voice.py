@@ -1,7 +1,9 @@
 """Synthetic speech-like audio and an energy VAD for the Hydra stand-in and the scripted caller.
 
-Nothing here is speech; it only has to look like speech to a level meter and a human ear:
-a voiced harmonic tone under a syllable-shaped amplitude envelope. Agent audio is 48 kHz PCM16,
+Nothing here is speech. The synthetic voice only has to look like speech to a level meter and a
+human ear: a voiced harmonic tone under a syllable-shaped amplitude envelope. The coded voice
+(`agent_words`, `caller_words`) speaks text in the audio word code of `wordcode.py`, so that the
+Pulse stand-in can transcribe it back. Agent audio is 48 kHz PCM16,
 caller audio 16 kHz PCM16 (reference/hydra-protocol.md §3). Every generator is a pure function
 of its arguments (seeded `numpy.random.Generator`), so a seed reproduces the same bytes.
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from recorder.simulate import wordcode
 from recorder.units import AGENT_RATE, BYTES_PER_SAMPLE, CALLER_RATE
 
 _FloatArray = npt.NDArray[np.float64]
@@ -83,6 +86,35 @@ def caller_silence(ms: int, *, seed: int, index: int = 0) -> bytes:
     """`ms` of 16 kHz PCM16 line noise (RMS about 20), far below the VAD threshold."""
     rng = np.random.default_rng([seed, index, 0])
     return _to_pcm16(rng.normal(0.0, NOISE_RMS, CALLER_RATE * ms // 1000))
+
+
+AGENT_WORDS_AMPLITUDE = AGENT_PEAK / 32767
+CALLER_WORDS_AMPLITUDE = CALLER_PEAK / 32767
+WORDS_LEAD_MS = 100
+WORDS_TAIL_MS = 100
+
+
+@functools.lru_cache(maxsize=64)
+def agent_words(text: str, *, min_ms: int, step_ms: int) -> bytes:
+    """48 kHz PCM16 of `text` in the word code: `WORDS_LEAD_MS` of silence, the words, at least
+    `WORDS_TAIL_MS` after them, padded to at least `min_ms` and to a whole number of `step_ms`
+    (so two responses heard back to back never run their words together)."""
+    speech = wordcode.render(text, AGENT_RATE, amplitude=AGENT_WORDS_AMPLITUDE).pcm
+    step = max(1, AGENT_RATE * step_ms // 1000)
+    lead = AGENT_RATE * WORDS_LEAD_MS // 1000
+    n = max(AGENT_RATE * min_ms // 1000, lead + len(speech) + AGENT_RATE * WORDS_TAIL_MS // 1000)
+    n = -(-n // step) * step
+    out = np.zeros(n, dtype="<i2")
+    out[lead : lead + len(speech)] = speech
+    return out.tobytes()
+
+
+@functools.lru_cache(maxsize=64)
+def caller_words(text: str, *, seed: int, index: int = 0) -> bytes:
+    """16 kHz PCM16 of `text` in the word code over the caller's line noise, no silence around."""
+    speech = wordcode.render(text, CALLER_RATE, amplitude=CALLER_WORDS_AMPLITUDE).pcm
+    rng = np.random.default_rng([seed, index, 1])
+    return _to_pcm16(speech.astype(np.float64) + rng.normal(0.0, NOISE_RMS, len(speech)))
 
 
 def rms(pcm: bytes) -> float:

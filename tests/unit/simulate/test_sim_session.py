@@ -6,13 +6,24 @@ import base64
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.errors import ConfigError
-from recorder.simulate.hydra_session import Action, Close, HydraSession, HydraSimConfig, Send
-from recorder.simulate.voice import caller_silence, caller_speech
+from recorder.simulate.hydra_session import (
+    GREETING,
+    SMALL_TALK,
+    TOOL_RESULT,
+    Action,
+    Close,
+    HydraSession,
+    HydraSimConfig,
+    Send,
+)
+from recorder.simulate.voice import caller_silence, caller_speech, caller_words
+from recorder.simulate.wordcode import decode, normalize, word_ms
 
 TOOL = {"type": "function", "name": "lookup_order",
         "parameters": {"type": "object", "properties": {"order_number": {"type": "string"}}}}
@@ -287,6 +298,103 @@ def test_config_rejects_nonsense_and_hides_keys() -> None:
     with pytest.raises(ConfigError):
         HydraSimConfig(speed=0)
     assert "sk_secret" not in repr(HydraSimConfig(api_keys=frozenset({"sk_secret"})))
+
+
+def test_a_greeting_configured_over_a_response_in_flight_cancels_it_first() -> None:
+    d = Driver(HydraSimConfig(idle_timeout_s=1000))
+    d.send({"type": "response.create"})
+    d.wait(0.25)
+    frames = d.configure(generate_initial_response=True)
+    assert types(frames) == ["session.configured", "conversation.item.done", "response.done"]
+    assert frames[2]["response"]["status_details"]["reason"] == "interrupted"
+    assert types(d.wait(0.1))[0] == "response.created"
+
+
+# -- the word code voice --------------------------------------------------------------------
+
+
+def spoken(frames: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The words each response said, by response id, decoded from its audio deltas."""
+    audio: dict[str, bytes] = {}
+    for f in frames:
+        if f["type"] == "response.output_audio.delta":
+            audio[f["response_id"]] = audio.get(f["response_id"], b"") + base64.b64decode(f["delta"])
+    return {rid: [w.text for w in decode(np.frombuffer(pcm, dtype="<i2"), 48000)] for rid, pcm in audio.items()}
+
+
+WORDS = HydraSimConfig(speech="wordcode", response_ms=1000, chunk_ms=200, speed=10.0, response_delay_ms=0,
+                       idle_timeout_s=1000, replies=("your card ends in one one one one", "goodbye"))
+
+
+def test_wordcode_responses_say_the_replies_in_order_then_the_script() -> None:
+    d = Driver(WORDS)
+    d.configure(generate_initial_response=True)
+    d.wait(5.0)
+    for i in range(3):
+        d.audio(caller_words("one more thing", seed=0, index=i) + caller_silence(700, seed=0))
+        d.wait(5.0)
+    said = list(spoken(d.out).values())
+    assert said == [["your", "card", "ends", "in", "one", "one", "one", "one"], ["goodbye"],
+                    SMALL_TALK[0].split(), SMALL_TALK[1].split()]
+    done = [f["response"] for f in d.out if f["type"] == "response.done"]
+    assert [x["status"] for x in done] == ["completed"] * 4
+
+
+def _coded_ms(text: str) -> int:
+    """100 ms lead-in, the words with 100 ms between them, 100 ms after."""
+    words = normalize(text)
+    return 100 + sum(word_ms(w) for w in words) + 100 * (len(words) - 1) + 100
+
+
+def test_wordcode_response_lasts_as_long_as_its_words_and_at_least_response_ms() -> None:
+    d = Driver(WORDS)
+    d.configure(generate_initial_response=True)
+    frames = d.wait(5.0)
+    deltas = [base64.b64decode(f["delta"]) for f in frames if f["type"] == "response.output_audio.delta"]
+    assert {len(x) for x in deltas} == {19200}
+    assert _coded_ms(WORDS.replies[0]) == 2400
+    assert len(deltas) == 12  # 2.4 s of words and silence: 12 whole 200 ms chunks
+    short = Driver(HydraSimConfig(speech="wordcode", response_ms=3000, speed=10.0, replies=("hi",)))
+    short.configure(generate_initial_response=True)
+    chunks = [f for f in short.wait(5.0) if f["type"] == "response.output_audio.delta"]
+    assert len(chunks) == 15
+
+
+def test_wordcode_response_done_comes_at_the_end_of_its_audio_at_the_response_pace() -> None:
+    d = Driver(WORDS)
+    d.configure(generate_initial_response=True)
+    d.wait(0.0)
+    d.wait(0.235)  # 12 chunks, 2.4 s of audio at 10x: the last chunk is due at 0.22 s, the end at 0.24 s
+    assert types(d.out).count("response.output_audio.delta") == 12
+    assert "response.done" not in types(d.out)
+    d.wait(0.01)
+    assert types(d.out)[-1] == "response.done"
+
+
+def test_wordcode_greeting_and_tool_result_come_from_the_script() -> None:
+    d = Driver(HydraSimConfig(speech="wordcode", speed=10.0, response_delay_ms=0, idle_timeout_s=1000))
+    d.configure(tools=[TOOL], generate_initial_response=True)
+    d.wait(5.0)
+    frames = d.turn()
+    frames += d.wait(0.1)
+    call = next(f for f in frames if f["type"] == "response.function_call_arguments.done")
+    d.send({"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call["call_id"], "output": '{"status": "shipped"}'}})
+    d.send({"type": "response.create"})
+    d.wait(5.0)
+    d.send({"type": "response.create"})
+    d.wait(5.0)
+    assert list(spoken(d.out).values()) == [GREETING.split(), TOOL_RESULT.split(), SMALL_TALK[0].split()]
+
+
+def test_synthetic_stays_the_default_and_speech_is_checked() -> None:
+    assert HydraSimConfig().speech == "synthetic"
+    with pytest.raises(ConfigError):
+        HydraSimConfig(speech="opera")
+    assert "4111" not in repr(HydraSimConfig(replies=("card 4111",)))
+    d = Driver(HydraSimConfig(response_delay_ms=0))
+    d.configure(generate_initial_response=True)
+    assert spoken(d.wait(5.0)) != {} and all(words == [] for words in spoken(d.out).values())
 
 
 _client_frames = st.sampled_from([

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,10 +11,13 @@ from recorder.simulate.voice import (
     SpeechStarted,
     SpeechStopped,
     agent_speech,
+    agent_words,
     caller_silence,
     caller_speech,
+    caller_words,
     rms,
 )
+from recorder.simulate.wordcode import decode
 
 THRESHOLD = 300.0
 
@@ -76,3 +80,28 @@ def test_events_do_not_depend_on_how_audio_is_framed(sizes: list[int]) -> None:
     pcm = caller_silence(300, seed=4) + caller_speech(700, seed=4) + caller_silence(700, seed=4)
     reference = _feed(EnergyVad(threshold=THRESHOLD), pcm, [640])
     assert _feed(EnergyVad(threshold=THRESHOLD), pcm, sizes) == reference
+
+
+def test_coded_agent_speech_is_framed_in_silence_and_decodes() -> None:
+    pcm = agent_words("hello there", min_ms=200, step_ms=200)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    assert len(samples) % (48_000 // 5) == 0 and len(samples) >= 48_000 * 780 // 1000
+    assert not samples[: 48_000 // 10].any() and not samples[-48_000 // 10 :].any()
+    heard = decode(samples, 48_000)
+    assert [w.text for w in heard] == ["hello", "there"]
+    assert abs(heard[0].start_ms - 100.0) <= 20.0
+    assert len(agent_words("hi", min_ms=1000, step_ms=200)) == 48_000 * 2
+    assert agent_words("", min_ms=0, step_ms=200) == bytes(48_000 * 2 // 5)
+
+
+def test_coded_caller_speech_is_one_vad_turn_and_decodes() -> None:
+    said = caller_words("my card number is four one one one", seed=1)
+    assert rms(said) > 3 * THRESHOLD
+    heard = decode(np.frombuffer(said, dtype="<i2"), 16_000)
+    assert [w.text for w in heard] == ["my", "card", "number", "is", "four", "one", "one", "one"]
+    vad = EnergyVad(threshold=THRESHOLD, onset_ms=40, hangover_ms=500)
+    events = _feed(vad, caller_silence(300, seed=1) + said + caller_silence(700, seed=1), [640])
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+    start, stop = events
+    assert isinstance(start, SpeechStarted) and isinstance(stop, SpeechStopped)
+    assert start.start_ms == 300 and stop.end_ms == 300 + len(said) // 32
