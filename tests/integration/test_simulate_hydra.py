@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -23,12 +24,14 @@ from recorder.simulate.caller import (
     CallScript,
     Inject,
     Pause,
+    Say,
     ScriptTimeout,
     Talk,
     run_call,
 )
 from recorder.simulate.hydra import INVALID_CREDENTIALS, HydraSimConfig, HydraSimulator, run_hydra_sim
 from recorder.simulate.voice import caller_silence, caller_speech
+from recorder.simulate.wordcode import decode, render
 
 KEY = "sk_test_sim_key_1234"
 FAST = HydraSimConfig(speed=20.0, response_ms=600, response_delay_ms=10, hangover_ms=300)
@@ -410,3 +413,33 @@ def test_run_call_over_capacity_returns_the_server_full_transcript() -> None:
     assert (transcript.close_code, transcript.close_reason) == (1013, "server full")
     assert transcript.closed_by_server
     assert transcript.types() == ["error"] and transcript.sent == []
+
+
+# -- the word code over the wire -----------------------------------------------------------------
+
+
+def test_caller_says_a_sentence_and_the_agent_answers_in_the_word_code() -> None:
+    """What the caller sent and what it heard both read back as words, at the times the
+    stand-in's own turn detection saw them."""
+    config = HydraSimConfig(speech="wordcode", speed=10.0, response_delay_ms=10, hangover_ms=300,
+                            replies=("hello how can i help", "the card ending in one one one one is blocked"))
+    sentence = "please block my card four one one one one one one one one one one one one one one one"
+    script = CallScript(tools=(), steps=(
+        Await("response.output_audio.done"), Pause(200), Say(sentence, silence_ms=500),
+        Await("response.output_audio.done"), Pause(100)))
+
+    async def body(sim: HydraSimulator) -> Any:
+        return await run_call(sim.url, script, realtime=False)
+
+    transcript = run(config, body)
+    caller = decode(np.frombuffer(transcript.caller_audio(), dtype="<i2"), 16000)
+    assert " ".join(w.text for w in caller) == sentence
+    (started,) = transcript.of_type("input_audio_buffer.speech_started")
+    (stopped,) = transcript.of_type("input_audio_buffer.speech_stopped")
+    assert abs(caller[0].start_ms - started["audio_start_ms"]) <= 20
+    assert abs(caller[-1].end_ms - stopped["audio_end_ms"]) <= 20
+    rendered = render(sentence, 16000).words
+    assert all(abs((w.start_ms - caller[0].start_ms) - r.start_ms) <= 20 for w, r in zip(caller, rendered))
+    agent = decode(np.frombuffer(transcript.agent_audio(), dtype="<i2"), 48000)
+    assert " ".join(w.text for w in agent) == " ".join(config.replies)
+    assert agent[0].start_ms == pytest.approx(100.0, abs=20)
