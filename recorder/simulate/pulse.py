@@ -40,7 +40,7 @@ from recorder.simulate.pulse_core import (
     Ticket,
 )
 
-__all__ = ["PulseSimConfig", "PulseSimulator", "run_pulse_sim", "serve_pulse", "RESET_STATUS"]
+__all__ = ["RESET_STATUS", "PulseSimConfig", "PulseSimulator", "run_pulse_sim", "serve_pulse"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ DEFAULT_PORT = 8767
 DRAIN_CAP = 2**30
 IDLE_TIMEOUT_S = 120.0
 _CHUNK = 1 << 16
+DEFAULT_CONFIG = PulseSimConfig()
 
 
 class _BodyTooLarge(Exception):
@@ -69,7 +70,8 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("pulse-sim connection from %s failed", client_address[0], exc_info=True)
+        # socketserver calls this inside its `except`, so the traceback is the current one
+        log.debug("pulse-sim connection from %s failed", client_address[0], exc_info=True)  # noqa: LOG014
 
 
 class _Server6(_Server):
@@ -237,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
 class PulseSimulator:
     """The running stand-in: where it listens and what it has answered (see `PulseService`)."""
 
-    def __init__(self, config: PulseSimConfig = PulseSimConfig(), *,
+    def __init__(self, config: PulseSimConfig = DEFAULT_CONFIG, *,
                  decoder: Decoder | None = None) -> None:
         self.config = config
         self.service = PulseService(config, decoder=decoder)
@@ -314,7 +316,7 @@ class PulseSimulator:
 
 @asynccontextmanager
 async def run_pulse_sim(
-    config: PulseSimConfig = PulseSimConfig(), host: str = "127.0.0.1", port: int = 0,
+    config: PulseSimConfig = DEFAULT_CONFIG, host: str = "127.0.0.1", port: int = 0,
     *, decoder: Decoder | None = None,
 ) -> AsyncIterator[PulseSimulator]:
     """Serve the stand-in on `host:port` (0: a free port) for the duration of the block."""

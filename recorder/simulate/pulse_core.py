@@ -42,18 +42,21 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from recorder.simulate import wordcode
+
 __all__ = [
-    "PATHS", "MODELS", "LANGUAGES", "RESET_STATUS", "DECODE_RATE", "PulseSimConfig", "Reply",
-    "Reset", "Ticket", "Outcome", "Fault", "SlidingWindow", "PulseService", "Decoder",
-    "draw_fault", "request_id", "parse_params", "SttParams",
+    "DECODE_RATE", "LANGUAGES", "MODELS", "PATHS", "RESET_STATUS", "Decoder", "Fault", "Outcome",
+    "PulseService", "PulseSimConfig", "Reply", "Reset", "SlidingWindow", "SttParams", "Ticket",
+    "draw_fault", "parse_params", "request_id",
 ]
 
 PATHS = frozenset({"/waves/v1/stt/", "/waves/v1/stt"})
 MODELS = ("pulse", "pulse-pro")
-LANGUAGES = frozenset(
-    "en hi de es ru it fr nl pt uk pl cs sk lv et ro fi sv bg hu da lt mt zh ja ko "
-    "multi-eu multi-asian multi-indic".split()
-)
+LANGUAGES = frozenset({
+    "en", "hi", "de", "es", "ru", "it", "fr", "nl", "pt", "uk", "pl", "cs", "sk", "lv", "et",
+    "ro", "fi", "sv", "bg", "hu", "da", "lt", "mt", "zh", "ja", "ko",
+    "multi-eu", "multi-asian", "multi-indic",
+})
 BOOLEAN_PARAMS = ("word_timestamps", "diarize", "redact_pii", "redact_pci",
                   "emotion_detection", "gender_detection")
 DECODE_RATE = 16_000
@@ -213,7 +216,7 @@ class SlidingWindow:
         if len(self._times) < self.limit:
             self._times.append(now)
             return None
-        return self._times[0] + self.window_s - now
+        return self.window_s - (now - self._times[0])
 
 
 def _bool(values: dict[str, list[str]], name: str) -> bool | str:
@@ -290,12 +293,6 @@ def _utterances(words: Sequence[DecodedWordLike]) -> list[dict[str, Any]]:
          "end": round(g[-1].end_ms / 1000, 3)}
         for g in groups
     ]
-
-
-def _default_decoder() -> Decoder:
-    from recorder.simulate.wordcode import decode  # imported late: heavy, and only on 200s
-
-    return decode  # type: ignore[return-value]
 
 
 class PulseService:
@@ -392,7 +389,7 @@ class PulseService:
         duration = pcm.shape[0] / rate if rate else 0.0
         if rate != DECODE_RATE and pcm.size:
             pcm = soxr.resample(pcm, rate, DECODE_RATE)
-        decoder = self._decoder or _default_decoder()
+        decoder = self._decoder or wordcode.decode
         words = list(decoder(pcm, DECODE_RATE)) if pcm.size else []
         elapsed = max(self._clock() - started, 1e-6)
         params = ticket.params

@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from recorder.simulate.pulse import RESET_STATUS, PulseSimConfig, PulseSimulator, run_pulse_sim
+from recorder.simulate.pulse import (
+    RESET_STATUS,
+    PulseSimConfig,
+    PulseSimulator,
+    run_pulse_sim,
+)
 from recorder.simulate.pulse_core import draw_fault
 
 KEY = "sk_test_pulse_sim_42"
@@ -123,6 +128,15 @@ def test_rpm_limit_answers_429_with_retry_after() -> None:
     assert "Retry-After" not in no_header[1].headers and no_header[1].status_code == 429
 
 
+def test_concurrent_requests_share_one_window() -> None:
+    async def body(sim: PulseSimulator, client: httpx.AsyncClient) -> list[int]:
+        responses = await asyncio.gather(*(post(client, sim) for _ in range(12)))
+        assert len(sim.accepted_times) == 5
+        return sorted(r.status_code for r in responses)
+
+    assert run(PulseSimConfig(rpm_limit=5), body) == [200] * 5 + [429] * 7
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 FAULTY = PulseSimConfig(rpm_limit=0, seed=5, rate_429=0.3, rate_503=0.2, rate_500=0.1)
@@ -160,6 +174,24 @@ def test_slow_answers_take_at_least_slow_s() -> None:
 
     elapsed, status = run(PulseSimConfig(rpm_limit=0, slow_s=0.6), body)
     assert status == 200 and elapsed >= 0.6
+
+
+def test_stopping_ends_slow_answers_and_open_connections_promptly() -> None:
+    async def main() -> tuple[float, BaseException | None]:
+        async with httpx.AsyncClient(timeout=20) as client:
+            async with run_pulse_sim(PulseSimConfig(rpm_limit=0, slow_s=30)) as sim:
+                idle = await client.get(sim.url)  # leaves a kept-alive connection open
+                assert idle.status_code == 405 and idle.headers["Allow"] == "POST"
+                pending = asyncio.ensure_future(post(client, sim))
+                await asyncio.sleep(0.3)
+                started = time.monotonic()
+            stopped = time.monotonic() - started
+            results = await asyncio.gather(pending, return_exceptions=True)
+        outcome = results[0]
+        return stopped, outcome if isinstance(outcome, BaseException) else None
+
+    stopped, error = asyncio.run(main())
+    assert stopped < 3 and isinstance(error, httpx.TransportError)
 
 
 # -- words ------------------------------------------------------------------------------------

@@ -61,8 +61,8 @@ def wav(seconds: float = 1.0, rate: int = 16_000, channels: int = 1, fmt: str = 
     return buf.getvalue()
 
 
-def service(config: PulseSimConfig = PulseSimConfig(rpm_limit=0), clock: FakeClock | None = None
-            ) -> PulseService:
+def service(config: PulseSimConfig | None = None, clock: FakeClock | None = None) -> PulseService:
+    config = config or PulseSimConfig(rpm_limit=0)
     return PulseService(config, clock=clock or FakeClock(), decoder=two_words)
 
 
