@@ -17,7 +17,13 @@ from recorder.pulse.errors import (
     PulseUnavailable,
 )
 from recorder.pulse.ratelimit import AsyncRateLimiter, RateLimiter
-from recorder.pulse.wire import PulseOptions, PulseWord, Transcription, build_request, parse_response
+from recorder.pulse.wire import (
+    PulseOptions,
+    PulseWord,
+    Transcription,
+    build_request,
+    parse_response,
+)
 
 __all__ = [
     "AsyncRateLimiter",

@@ -20,6 +20,7 @@ import random
 import ssl
 import time
 from types import TracebackType
+from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -116,7 +117,7 @@ class PulseClient:
     def __repr__(self) -> str:
         return f"PulseClient(url={self._safe_url!r}, model={self.options.model!r})"
 
-    async def __aenter__(self) -> PulseClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

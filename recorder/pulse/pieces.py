@@ -42,8 +42,8 @@ def as_mono_int16(pcm: np.ndarray) -> np.ndarray:
 
 
 def quietest_cut(pcm: np.ndarray, rate: int, lo: int, hi: int) -> int:
-    """A sample index in [lo, hi] at the centre of the quietest ~100 ms; nearest the middle of
-    the range among equally quiet places."""
+    """A sample index in [lo, hi] at the centre of the quietest stretch (energy over ~100 ms);
+    among equally quiet stretches, the one nearest the middle of the range."""
     lo = max(0, lo)
     hi = min(len(pcm), hi)
     if hi <= lo:
@@ -60,8 +60,12 @@ def quietest_cut(pcm: np.ndarray, rate: int, lo: int, hi: int) -> int:
         kernel = np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES
         energy = np.convolve(energy, kernel, mode="valid")
         shift = _SMOOTH_FRAMES // 2  # window i covers frames i..i+4; its centre is i+2
-    quietest = np.flatnonzero(energy <= energy.min() * (1 + 1e-9) + 1e-9)
-    centres = (first + shift + quietest) * frame + frame // 2
+    quiet = energy <= energy.min() * (1 + 1e-9) + 1e-9
+    # Runs of equally quiet windows are pauses; cut at the centre of the run nearest the
+    # middle of the range, as far from the speech on either side as possible.
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
+    run_starts, run_ends = edges[0::2], edges[1::2]  # [start, end) window indices
+    centres = (first + shift + (run_starts + run_ends - 1) / 2) * frame + frame // 2
     middle = (lo + hi) / 2
     best = int(centres[np.argmin(np.abs(centres - middle))])
     return min(max(best, lo), hi)
@@ -84,7 +88,10 @@ def plan_pieces(pcm: np.ndarray, rate: int, max_samples: int) -> list[tuple[int,
     return pieces
 
 
-def halve(pcm: np.ndarray, rate: int, start: int, end: int) -> tuple[tuple[int, int], tuple[int, int]]:
+Span = tuple[int, int]
+
+
+def halve(pcm: np.ndarray, rate: int, start: int, end: int) -> tuple[Span, Span]:
     """Two pieces of [start, end) cut at its quietest place in the middle half."""
     length = end - start
     cut = quietest_cut(pcm, rate, start + length // 4, start + (3 * length) // 4)

@@ -25,7 +25,7 @@ class RateLimiter:
     """Sliding-window log of request starts; `acquire_delay` records a start or says how long
     to wait for one."""
 
-    __slots__ = ("per_minute", "window_s", "_clock", "_starts")
+    __slots__ = ("_clock", "_starts", "per_minute", "window_s")
 
     def __init__(self, per_minute: int, clock: Clock, *, window_s: float = 60.0) -> None:
         if per_minute < 1:
@@ -64,7 +64,7 @@ class RateLimiter:
 class AsyncRateLimiter:
     """Sleep until the shared `RateLimiter` allows a start; fair across concurrent tasks."""
 
-    __slots__ = ("limiter", "_lock")
+    __slots__ = ("_lock", "limiter")
 
     def __init__(
         self, per_minute: int, *, window_s: float = 60.0, clock: Clock = time.monotonic

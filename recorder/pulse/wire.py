@@ -243,12 +243,14 @@ def _words(raw: object) -> Iterable[PulseWord]:
         if not isinstance(text, str) or start is None or end is None:
             continue
         speaker = item.get("speaker")
+        if isinstance(speaker, bool) or not isinstance(speaker, (int, str)):
+            speaker = None
         yield PulseWord(
             text=text,
             start_ms=round(start * 1000.0, 3),
             end_ms=round(max(end, start) * 1000.0, 3),
             confidence=_number(item.get("confidence")),
-            speaker=speaker if isinstance(speaker, (int, str)) and not isinstance(speaker, bool) else None,
+            speaker=speaker,
         )
 
 

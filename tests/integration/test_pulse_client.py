@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 import wave
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +46,7 @@ RATE = 16_000
 T = TypeVar("T")
 
 
-# -- the scripted server --------------------------------------------------------------------
+# -- the scripted server --------------------------------------------------------------------------
 
 
 @dataclass
@@ -70,7 +70,9 @@ class Seen:
 Responder = Callable[[Seen], Step]
 
 
-def success(words: list[tuple[str, float, float]] = (), rid: str = "rid-1", text: str = "") -> dict[str, Any]:  # type: ignore[assignment]
+def success(
+    words: Sequence[tuple[str, float, float]] = (), rid: str = "rid-1", text: str = ""
+) -> dict[str, Any]:
     return {
         "status": "success",
         "transcription": text or " ".join(w for w, _, _ in words),
@@ -186,7 +188,7 @@ def wav(seconds: float = 0.5) -> bytes:
     return out.getvalue()
 
 
-# -- audio with known "words": tone bursts, and a server that finds them -----------------------
+# -- audio with known "words": tone bursts, and a server that finds them --------------------------
 
 
 def bursts_audio(total_s: float, starts_s: list[float], length_s: float = 0.3) -> np.ndarray:
@@ -237,7 +239,7 @@ def burst_responder(max_bytes: int) -> Responder:
     return respond
 
 
-# -- request shape ------------------------------------------------------------------------------
+# -- request shape --------------------------------------------------------------------------------
 
 
 def test_request_is_the_recommended_one() -> None:
@@ -263,7 +265,7 @@ def test_options_are_configurable() -> None:
     assert seen.headers["x-expire-content"] == "true"
 
 
-# -- transient faults are retried ----------------------------------------------------------------
+# -- transient faults are retried -----------------------------------------------------------------
 
 
 def test_429_retry_after_is_honoured() -> None:
@@ -322,7 +324,7 @@ def test_attempts_exhausted_names_the_last_status() -> None:
     assert len(server.seen) == 3 and pulse.retries == 2
 
 
-# -- permanent errors are not retried ------------------------------------------------------------
+# -- permanent errors are not retried -------------------------------------------------------------
 
 
 def test_400_is_permanent() -> None:
@@ -338,16 +340,16 @@ def test_400_is_permanent() -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors_stop_at_once(status: int) -> None:
-    with scripted([Step(status, {"error": "unauthorized"}), Step()]) as server:
-        with pytest.raises(PulseAuthError) as err:
-            run(client(server.url), lambda p: p.transcribe(wav()))
+    steps = [Step(status, {"error": "unauthorized"}), Step()]
+    with scripted(steps) as server, pytest.raises(PulseAuthError) as err:
+        run(client(server.url), lambda p: p.transcribe(wav()))
     assert err.value.status == status and len(server.seen) == 1
 
 
 def test_413_on_a_file_is_reported() -> None:
-    with scripted([Step(413, {"error": "File size exceeds maximum limit of 250MB."})]) as server:
-        with pytest.raises(PulsePayloadTooLarge):
-            run(client(server.url), lambda p: p.transcribe(wav()))
+    steps = [Step(413, {"error": "File size exceeds maximum limit of 250MB."})]
+    with scripted(steps) as server, pytest.raises(PulsePayloadTooLarge):
+        run(client(server.url), lambda p: p.transcribe(wav()))
     assert len(server.seen) == 1
 
 
@@ -378,9 +380,12 @@ def test_413_splits_at_silences_and_offsets_word_times() -> None:
     assert len(statuses_413) == 3 and len(accepted) == 4  # 12 s → 2 × 6 s → 4 × 3 s
     assert pulse.requests_made == 7 and pulse.retries == 0
     assert len(result.request_ids) == 4 and len(set(result.request_ids)) == 4
-    # every cut fell in silence: no piece begins or ends inside a burst
-    total = sum(len(read_wav(s.body)) for s in accepted)
-    assert total == len(pcm)
+    # the pieces tile the audio and every cut fell in silence: no burst touches a piece's edge
+    pieces = [read_wav(s.body) for s in accepted]
+    assert sum(len(p) for p in pieces) == len(pcm)
+    for piece in pieces:
+        spans = find_bursts(piece, RATE)
+        assert spans and spans[0][0] > 0.05 and spans[-1][1] < len(piece) / RATE - 0.05
 
 
 def test_long_audio_is_split_proactively() -> None:
@@ -393,7 +398,7 @@ def test_long_audio_is_split_proactively() -> None:
     assert len(lengths) == 3 and max(lengths) <= 5.0 and sum(lengths) == 12.0
 
 
-# -- secrets ---------------------------------------------------------------------------------------
+# -- secrets --------------------------------------------------------------------------------------
 
 
 def test_api_key_never_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -427,7 +432,7 @@ def test_api_key_never_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> No
     assert all("?" not in line for line in lines)  # never the query string
 
 
-# -- TLS ---------------------------------------------------------------------------------------------
+# -- TLS ------------------------------------------------------------------------------------------
 
 
 def test_tls_is_verified_by_default(tmp_path: Path) -> None:
@@ -442,12 +447,12 @@ def test_tls_is_verified_by_default(tmp_path: Path) -> None:
     assert result.request_id == "rid-1"
 
 
-# -- the per-minute limit across concurrent tasks ----------------------------------------------------
+# -- the per-minute limit across concurrent tasks -------------------------------------------------
 
 
 def test_concurrent_requests_respect_the_window() -> None:
-    """Seven concurrent transcriptions at 3 per window: the client never starts a fourth within
-    its window, and the server, counting arrivals, never sees one within 0.5 s. A short window
+    """Seven concurrent transcriptions at 3 per window: the server, counting arrivals, never
+    sees a fourth within 0.5 s. A short window
     stands in for the minute; the client's 0.1 s margin plays WINDOW_MARGIN_S's part."""
     with scripted() as server:
         pulse = client(server.url, per_minute=3, rate_window_s=0.6)
@@ -467,7 +472,7 @@ def max_in_window(times: list[float], window: float) -> int:
     return max(sum(1 for u in times[i:] if u < t + window) for i, t in enumerate(times))
 
 
-# -- the project's Pulse stand-in ------------------------------------------------------------------
+# -- the project's Pulse stand-in -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -479,7 +484,8 @@ class BurstWord:
 
 
 def burst_decoder(pcm: np.ndarray, rate: int) -> list[BurstWord]:
-    return [BurstWord(f"b{i}", s * 1000, e * 1000) for i, (s, e) in enumerate(find_bursts(pcm, rate))]
+    spans = find_bursts(pcm, rate)
+    return [BurstWord(f"b{i}", s * 1000, e * 1000) for i, (s, e) in enumerate(spans)]
 
 
 def test_batch_against_the_stand_in_with_429_and_503_faults() -> None:
@@ -515,9 +521,9 @@ def test_stand_in_refuses_a_wrong_key() -> None:
     from recorder.simulate.pulse_core import PulseSimConfig
 
     async def main() -> None:
-        async with run_pulse_sim(PulseSimConfig(api_keys=frozenset({"sk_other_key_123456"}))) as sim:
-            async with client(sim.url) as pulse:
-                await pulse.transcribe(wav())
+        config = PulseSimConfig(api_keys=frozenset({"sk_other_key_123456"}))
+        async with run_pulse_sim(config) as sim, client(sim.url) as pulse:
+            await pulse.transcribe(wav())
 
     with pytest.raises(PulseAuthError) as err:
         asyncio.run(main())

@@ -62,7 +62,9 @@ PULSE_DIARIZED = {
          "speaker_confidence": 1.0},
         {"word": "can", "start": 0.66, "end": 0.8, "confidence": 0.97, "speaker": "speaker_0"},
     ],
-    "utterances": [{"text": "Hi, can you check my order?", "start": 0.32, "end": 1.7, "speaker": 0}],
+    "utterances": [
+        {"text": "Hi, can you check my order?", "start": 0.32, "end": 1.7, "speaker": 0}
+    ],
     "metadata": {"duration": 2.1, "fileSize": 67244},
 }
 
@@ -235,7 +237,8 @@ def test_legacy_400_validation_reads_errors_first() -> None:
 
 
 def test_legacy_400_oversize_is_payload_too_large() -> None:
-    doc = {"errors": "Audio data too large", "status": "error", "message": "Error handling audio data"}
+    doc = {"errors": "Audio data too large", "status": "error",
+           "message": "Error handling audio data"}
     with pytest.raises(PulsePayloadTooLarge):
         parse_response(400, {}, body(doc))
 
@@ -306,7 +309,8 @@ def test_retry_after_http_date_and_garbage() -> None:
 def test_merge_shifts_and_orders_pieces() -> None:
     a = Transcription("one two", (PulseWord("one", 100, 200), PulseWord("two", 300, 400)),
                       "r1", 5.0, "pulse-pro", "en", ("r1",))
-    b = Transcription("three", (PulseWord("three", 860, 1000),), "r2", 4.0, "pulse-pro", "en", ("r2",))
+    b = Transcription("three", (PulseWord("three", 860, 1000),), "r2", 4.0, "pulse-pro", "en",
+                      ("r2",))
     merged = merge_transcriptions([a, b.shifted(9000)], model="pulse-pro").shifted(1000)
     assert merged.text == "one two three"
     assert [(w.text, w.start_ms) for w in merged.words] == [
