@@ -224,6 +224,8 @@ class PulseClient:
         samples = pieces.as_mono_int16(pcm16k)
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if samples.size == 0:  # nothing to hear: no request, no bill
+            return Transcription("", (), None, 0.0, self.options.model)
         max_samples = max(2, int(self.max_piece_s * rate))
         parts: list[Transcription] = []
         for start, end in pieces.plan_pieces(samples, rate, max_samples):

@@ -388,6 +388,14 @@ def test_413_splits_at_silences_and_offsets_word_times() -> None:
         assert spans and spans[0][0] > 0.05 and spans[-1][1] < len(piece) / RATE - 0.05
 
 
+def test_empty_audio_sends_nothing() -> None:
+    with scripted() as server:
+        pulse = client(server.url)
+        result = run(pulse, lambda p: p.transcribe_pcm(np.zeros(0, np.int16)))
+    assert result.words == () and result.text == "" and result.duration_s == 0.0
+    assert server.seen == [] and pulse.requests_made == 0
+
+
 def test_long_audio_is_split_proactively() -> None:
     pcm = bursts_audio(12.0, BURSTS)
     with scripted(respond=burst_responder(max_bytes=10**9)) as server:
