@@ -10,11 +10,13 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+import soxr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -32,6 +34,8 @@ from recorder.simulate.caller import (
 from recorder.simulate.hydra import INVALID_CREDENTIALS, HydraSimConfig, HydraSimulator, run_hydra_sim
 from recorder.simulate.voice import caller_silence, caller_speech
 from recorder.simulate.wordcode import decode, render
+from tests.integration.archive_check import open_only_archive
+from tests.integration.harness import proxy_settings, running_proxy
 
 KEY = "sk_test_sim_key_1234"
 FAST = HydraSimConfig(speed=20.0, response_ms=600, response_delay_ms=10, hangover_ms=300)
@@ -443,3 +447,35 @@ def test_caller_says_a_sentence_and_the_agent_answers_in_the_word_code() -> None
     agent = decode(np.frombuffer(transcript.agent_audio(), dtype="<i2"), 48000)
     assert " ".join(w.text for w in agent) == " ".join(config.replies)
     assert agent[0].start_ms == pytest.approx(100.0, abs=20)
+
+
+def test_word_code_survives_the_recorder_archive_in_both_channels(tmp_path: Path) -> None:
+    """Through the real proxy: the archived stereo FLAC, decrypted and brought to 16 kHz as the
+    transcription job will, still says what the caller said and what the caller heard."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = HydraSimConfig(speech="wordcode", speed=4.0, hangover_ms=300,
+                            replies=("hello how can i help", "the card ending in one one one one is blocked"))
+    sentence = "please block my card four one one one"
+    script = CallScript(tools=(), steps=(Await("response.output_audio.done"), Pause(300), Say(sentence),
+                                         Await("response.output_audio.done"), Pause(3000)))
+    # the stand-in sends audio at 4x; the pause lets the reply play out before hanging up
+
+    async def main() -> Any:
+        async with run_hydra_sim(config) as hydra:
+            settings = proxy_settings(home, f"sqlite:///{tmp_path / 'recorder.db'}", hydra.url)
+            async with running_proxy(settings) as proxy:
+                url = f"ws://127.0.0.1:{proxy.port}/waves/v1/s2s?api_key={KEY}"
+                return await run_call(url, script, api_key=KEY)
+
+    asyncio.run(main())
+    stereo = open_only_archive(home).stereo
+    caller, agent = (decode(_to_16k(stereo[:, ch]), 16000) for ch in (0, 1))
+    assert " ".join(w.text for w in caller) == sentence
+    assert " ".join(w.text for w in agent) == " ".join(config.replies)
+    assert agent[5].text == "the" and agent[5].start_ms > caller[-1].end_ms  # the reply follows the turn
+
+
+def _to_16k(pcm: np.ndarray) -> np.ndarray:
+    out = soxr.resample(pcm.astype(np.float32), 48000, 16000, quality="HQ")
+    return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
