@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
