@@ -35,9 +35,11 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from recorder.errors import RecorderError
+
 __all__ = [
-    "ALPHABET", "DecodedWord", "RenderedSpeech", "WordSpan", "decode", "normalize", "render",
-    "silence", "word_ms",
+    "ALPHABET", "MAX_WORD_CHARS", "DecodedWord", "RenderedSpeech", "WordCodeError", "WordSpan",
+    "decode", "normalize", "render", "silence", "word_ms",
 ]
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789'"
@@ -53,6 +55,7 @@ WINDOW_MS = 20
 ENERGY_FLOOR = 150.0  # RMS in int16 units over 1 ms: above line noise, below amplitude 0.02
 MIN_CONCENTRATION = 0.6
 MAX_SYMBOLS = 64
+MAX_WORD_CHARS = MAX_SYMBOLS - 3
 
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 _ENV_MS = 1
@@ -62,6 +65,11 @@ _PAD = ANALYSIS_RATE * SYMBOL_MS // 1000  # zeros around the input, so edge word
 
 Int16Array = npt.NDArray[np.int16]
 _FloatArray = npt.NDArray[np.float64]
+
+
+class WordCodeError(RecorderError, ValueError):
+    """Arguments the word code cannot render or decode (a bad rate, stereo input, a word
+    longer than `MAX_WORD_CHARS`): a bug in the calling test or script, not in the audio."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +157,19 @@ def render(text: str, rate: int, *, amplitude: float = 0.3) -> RenderedSpeech:
     """Speak `text` at `rate` Hz: words back to back with `WORD_GAP_MS` between them, no
     leading or trailing silence. `amplitude` is the tone peak as a fraction of full scale."""
     if rate < 8000:
-        raise ValueError(f"rate must be at least 8000 Hz to carry the code, got {rate}")
+        raise WordCodeError(f"rate must be at least 8000 Hz to carry the code, got {rate}")
     if not 0.0 < amplitude <= 1.0:
-        raise ValueError(f"amplitude must be in (0, 1], got {amplitude}")
+        raise WordCodeError(f"amplitude must be in (0, 1], got {amplitude}")
+    words = normalize(text)
+    if any(len(w) > MAX_WORD_CHARS for w in words):
+        raise WordCodeError(f"words of more than {MAX_WORD_CHARS} characters cannot be decoded; split them")
     tones = _tones(rate)
     scale = amplitude * 32767.0
     gap = np.zeros(rate * WORD_GAP_MS // 1000, dtype=np.float32)
     parts: list[npt.NDArray[np.float32]] = []
     spans: list[WordSpan] = []
     pos = 0
-    for word in normalize(text):
+    for word in words:
         if parts:
             parts.append(gap)
             pos += len(gap)
@@ -186,9 +197,9 @@ def _basis() -> npt.NDArray[np.float64]:
 def _as_analysis(pcm: npt.NDArray[np.generic], rate: int) -> _FloatArray:
     samples = np.asarray(pcm)
     if samples.ndim != 1:
-        raise ValueError(f"decode takes mono PCM (one channel at a time), got shape {samples.shape}")
+        raise WordCodeError(f"decode takes mono PCM (one channel at a time), got shape {samples.shape}")
     if rate <= 0:
-        raise ValueError(f"rate must be positive, got {rate}")
+        raise WordCodeError(f"rate must be positive, got {rate}")
     x = samples.astype(np.float64)
     if np.issubdtype(samples.dtype, np.floating) and x.size and np.max(np.abs(x)) <= 1.0:
         x = x * 32767.0

@@ -22,6 +22,7 @@ from recorder.simulate.wordcode import (
     ALPHABET,
     DecodedWord,
     RenderedSpeech,
+    WordCodeError,
     decode,
     normalize,
     render,
@@ -107,7 +108,7 @@ def test_both_channels_of_a_stereo_recording_decode_separately() -> None:
     heard = decode(resample(archived[:, 1].copy(), 48000, 16000), 16000)
     assert [w.text for w in heard] == ["ending", "in", "one", "one", "one"]
     assert abs(heard[0].start_ms - 100.0) <= TOLERANCE_MS
-    with pytest.raises(ValueError):
+    with pytest.raises(WordCodeError):
         decode(stereo, 48000)
 
 
@@ -155,6 +156,17 @@ def test_numbers_as_digits_and_as_words() -> None:
     speech = render("card 4111111111111111 or four one one one, 07/04/1990", 16000)
     heard = [w.text for w in decode(speech.pcm, 16000)]
     assert heard == ["card", "4111111111111111", "or", "four", "one", "one", "one", "07041990"]
+
+
+def test_the_longest_word_decodes_and_longer_ones_are_refused() -> None:
+    longest = ("4111" * 16)[:wordcode.MAX_WORD_CHARS]
+    assert [w.text for w in decode(render(f"a {longest} b", 16000).pcm, 16000)] == ["a", longest, "b"]
+    with pytest.raises(WordCodeError):
+        render(longest + "1", 16000)
+    with pytest.raises(WordCodeError):
+        render("ok", 4000)
+    with pytest.raises(WordCodeError):
+        decode(np.zeros(10, dtype=np.int16), 0)
 
 
 def test_float_input_in_unit_range_is_accepted() -> None:
