@@ -59,6 +59,9 @@ async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Ca
 @click.option("--api-key", "api_keys", multiple=True,
               help="Accept only this key (repeatable); default: any non-empty key.")
 @click.option("--response-ms", type=int, default=1200, show_default=True, help="Audio per spoken response.")
+@click.option("--speech", type=click.Choice(["wordcode", "synthetic"]), default="wordcode", show_default=True,
+              help="wordcode: replies spoken in the audio word code the Pulse stand-in reads back; "
+                   "synthetic: speech-like tones with no words.")
 @click.option("--idle-timeout", type=float, default=30.0, show_default=True,
               help="Seconds without frames before close 1000.")
 @click.option("--tool-timeout", type=float, default=10.0, show_default=True,
@@ -66,7 +69,8 @@ async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Ca
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def hydra(listen: str, seed: int, capacity: int, speed: float, api_keys: tuple[str, ...],
-          response_ms: int, idle_timeout: float, tool_timeout: float, log_level: str) -> None:
+          response_ms: int, speech: str, idle_timeout: float, tool_timeout: float,
+          log_level: str) -> None:
     """Serve a local Hydra speech-to-speech stand-in (ws://HOST:PORT/waves/v1/s2s)."""
     from recorder.simulate.hydra import HydraSimConfig
 
@@ -75,6 +79,7 @@ def hydra(listen: str, seed: int, capacity: int, speed: float, api_keys: tuple[s
     config = HydraSimConfig(
         seed=seed, capacity=capacity, speed=speed, api_keys=frozenset(api_keys) or None,
         response_ms=response_ms, idle_timeout_s=idle_timeout, tool_response_timeout_s=tool_timeout,
+        speech=speech,
     )
 
     def announce(url: str) -> None:

@@ -190,10 +190,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             return data
         parts: list[bytes] = []
+        total = 0
         for chunk in self._chunks():
-            parts.append(chunk)
-            if sum(map(len, parts)) > limit:
-                raise _BodyTooLarge
+            total += len(chunk)
+            if total > DRAIN_CAP:
+                break
+            if total <= limit:
+                parts.append(chunk)
+            # past the limit the rest is still read (and dropped): closing on unread data
+            # would reset the connection before the client could read the 413
+        if total > limit:
+            raise _BodyTooLarge
         return b"".join(parts)
 
     def _discard_body(self, headers: dict[str, str]) -> int:
