@@ -1,4 +1,9 @@
-"""``recorder export --original``: decrypt one call's archive into plain files for an auditor.
+"""``recorder export``: decrypt one call's archive into plain files for an auditor.
+
+Without ``--original`` (``export_redacted``) only the redacted derivatives the transcription
+job published are opened, with the AUDITOR identities: ``recording.wav`` (bleeped), the
+redacted ``transcript.json``, ``metadata.json`` and the manifest; the original audio is never
+read. With ``--original`` (``export_original``), below:
 
 Order (issue 4 item 5; DESIGN.md "Encryption and integrity", "Stable command-line contract"):
 
@@ -43,7 +48,7 @@ from recorder.audit.queries import show_session
 from recorder.crypto import age
 from recorder.crypto.age import Identity
 from recorder.crypto.keys import KeyStore
-from recorder.db.access_log import EXPORT_ORIGINAL, record_access
+from recorder.db.access_log import EXPORT, EXPORT_ORIGINAL, record_access
 from recorder.db.engine import transaction
 from recorder.db.recordings import get_recording
 from recorder.errors import IntegrityError, RecorderError
@@ -55,6 +60,10 @@ RECORDING_WAV = "recording.wav"
 UNPLAYED_WAV = "unplayed.wav"
 METADATA_JSON = "metadata.json"
 MANIFEST_JSON = "manifest.json"
+TRANSCRIPT_JSON = "transcript.json"
+# Published by the transcription job (recorder.transcribe.job; same names, tested together).
+REDACTED_RECORDING = "recording.redacted.flac.age"
+REDACTED_TRANSCRIPT = "transcript.json.age"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _CALL_PARTS = ("responses", "tool_calls", "errors", "usage")
@@ -253,5 +262,79 @@ def export_original(
     except OSError as exc:
         raise ExportFailed(session_id, out, seq, f"{exc.strerror or exc} ({exc.filename or out})") from exc
     logger.info("exported %s (manifest %d, %d files) for %s, access %d",
+                session_id, manifest.version, len(files), actor, seq)
+    return ExportResult(session_id, out, tuple(files), manifest.version, seq)
+
+
+def export_redacted(
+    home: Path,
+    engine: Engine,
+    keystore: KeyStore,
+    key: str,
+    out: Path,
+    *,
+    actor: str,
+    reason: str | None = None,
+    force: bool = False,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> ExportResult:
+    """Write the redacted ``recording.wav`` and ``transcript.json`` of call ``key`` into ``out``.
+
+    Same order as ``export_original`` (checks, then the access-log entry, then plaintext), but
+    only the auditor-tier derivatives are decrypted. Refused before anything is opened when the
+    call has not been transcribed yet.
+    """
+    if not actor:
+        raise ExportRefused("an export needs an actor (who is exporting)")
+    with transaction(engine) as session:
+        call = show_session(session, key)
+        rec = get_recording(session, call["id"])
+        row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
+    session_id: str = call["id"]
+    store = ArchiveStore(home)
+    archive_dir = store.get(session_id) if row is None else home / row.archive_path
+    if not archive_dir.is_dir():
+        raise IntegrityError(row.archive_path if row else session_id,
+                             "the recordings row points here but the archive is not on disk; "
+                             "run `recorder verify`")
+    check_out_dir(out, force=force)
+    manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
+    archive_path = store.relative(archive_dir)
+    if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:
+        raise IntegrityError(f"{archive_path}/{manifest.name}",
+                             "is not the manifest the recordings row pins; run `recorder verify`")
+    if manifest.file(REDACTED_RECORDING) is None or manifest.file(REDACTED_TRANSCRIPT) is None:
+        raise ExportRefused(
+            f"{session_id} has no redacted recording yet; run `recorder transcribe --session "
+            f"{session_id}` (or export the original with --original --reason TEXT)")
+    identities = keystore.identities("auditor")
+    _, _, signature = store.read_manifest(archive_dir, manifest.version)
+    assert signature is not None  # check_archive requires it
+    now = clock()
+    seq = record_access(
+        engine, actor=actor, action=EXPORT, reason=(reason or "").strip() or None, session_id=session_id,
+        detail={"out": str(out.absolute()), "archive_path": archive_path, "redacted": True,
+                "manifest_version": manifest.version, "manifest_sha256": sha256_hex(manifest_bytes)},
+        now=now,
+    )
+    stereo, rate = decode_flac(_decrypt(store, archive_dir, REDACTED_RECORDING, identities))
+    transcript = _decrypt(store, archive_dir, REDACTED_TRANSCRIPT, identities)
+    pretty = json.dumps(json.loads(transcript), indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
+              "access_log_seq": seq, "original": False}
+    files: dict[str, bytes] = {
+        RECORDING_WAV: encode_wav(stereo, rate),
+        TRANSCRIPT_JSON: pretty,
+        METADATA_JSON: metadata_document(call, manifest, manifest_bytes, archive_path, {}, export),
+        MANIFEST_JSON: manifest_bytes,
+        MANIFEST_JSON + SIG_SUFFIX: signature,
+    }
+    try:
+        _make_out_dir(out)
+        for name, data in files.items():
+            _write_private(out / name, data)
+    except OSError as exc:
+        raise ExportFailed(session_id, out, seq, f"{exc.strerror or exc} ({exc.filename or out})") from exc
+    logger.info("exported redacted %s (manifest %d, %d files) for %s, access %d",
                 session_id, manifest.version, len(files), actor, seq)
     return ExportResult(session_id, out, tuple(files), manifest.version, seq)

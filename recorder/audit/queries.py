@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from recorder.db.models import CallSession, Recording
+from recorder.db.transcripts import read_transcript, search_turns
 from recorder.errors import NotFound
 
 
@@ -91,6 +92,7 @@ def show_session(session: Session, key: str) -> dict[str, Any]:
     recording = session.get(Recording, call.id)
     return {
         **session_row(call),
+        "transcript": transcript_json(session, call.id),
         "recording": None if recording is None else {
             "state": recording.state,
             "reason": recording.reason,
@@ -140,3 +142,40 @@ def show_session(session: Session, key: str) -> dict[str, Any]:
             for e in call.errors
         ],
     }
+
+
+def transcript_json(session: Session, session_id: str) -> dict[str, Any] | None:
+    """The redacted transcript of a call (turns with speaker and times), or None if not yet made."""
+    record = read_transcript(session, session_id)
+    if record is None:
+        return None
+    return {
+        "language": record.language,
+        "model": record.model,
+        "created_at": _iso(record.created_at),
+        "audio_seconds_billed": record.audio_seconds_billed,
+        "pulse_request_ids": list(record.pulse_request_ids),
+        "turns": [{"speaker": t.speaker, "start_ms": t.start_ms, "end_ms": t.end_ms, "text": t.text}
+                  for t in record.turns],
+        "redaction_spans": [{"channel": s.channel, "type": s.type, "start_ms": s.start_ms,
+                             "end_ms": s.end_ms} for s in record.spans],
+    }
+
+
+def search(session: Session, query: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Calls whose redacted transcript has every word of ``query``: one entry per call with the
+    matching turns, most recent call first."""
+    calls: dict[str, dict[str, Any]] = {}
+    for hit in search_turns(session, query, limit=limit):
+        entry = calls.get(hit.session_id)
+        if entry is None:
+            call = session.get(CallSession, hit.session_id)
+            entry = calls[hit.session_id] = {
+                "id": hit.session_id,
+                "hydra_session_id": call.hydra_session_id if call else None,
+                "started_at": _iso(call.started_at) if call else None,
+                "turns": [],
+            }
+        entry["turns"].append({"speaker": hit.speaker, "start_ms": hit.start_ms, "end_ms": hit.end_ms,
+                               "text": hit.text})
+    return list(calls.values())

@@ -1,4 +1,4 @@
-"""Auditor commands: `recorder sessions` and `recorder show`."""
+"""Auditor commands: `recorder sessions`, `recorder show` and `recorder search`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 
 import click
 
-from recorder.audit.queries import list_sessions, show_session
+from recorder.audit.queries import list_sessions, search, show_session
 from recorder.cli.options import build_settings, common_options, os_user
 from recorder.config import Settings
 from recorder.db.access_log import record_access
 from recorder.db.engine import make_engine, transaction, upgrade
 
 
-def _read(settings: Settings, actor: str, action: str, fn: Any, *args: Any) -> Any:
+def _read(settings: Settings, actor: str, action: str, fn: Any, *args: Any,
+          detail: dict[str, Any] | None = None) -> Any:
     """Run one read and put it on the access log (DESIGN.md: every auditor access logged)."""
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
@@ -24,7 +25,8 @@ def _read(settings: Settings, actor: str, action: str, fn: Any, *args: Any) -> A
         with transaction(engine) as session:
             result = fn(session, *args)
         session_id = result.get("id") if isinstance(result, dict) else None
-        detail = {"count": len(result)} if isinstance(result, list) else None
+        if isinstance(result, list):
+            detail = {**(detail or {}), "count": len(result)}
         record_access(engine, actor=actor, action=action, reason=None, session_id=session_id,
                       detail=detail, now=dt.datetime.now(dt.timezone.utc))
         return result
@@ -98,7 +100,26 @@ def render_call(call: dict[str, Any]) -> str:
     lines.append(f"  errors ({len(call['errors'])}):")
     for e in call["errors"]:
         lines.append(f"    {e['code']}: {e['message']}")
+    lines += render_transcript(call.get("transcript"))
     return "\n".join(lines)
+
+
+def _clock(ms: float) -> str:
+    seconds = ms / 1000
+    return f"{int(seconds // 60):02d}:{seconds % 60:05.2f}"
+
+
+def render_transcript(transcript: dict[str, Any] | None) -> list[str]:
+    """The redacted transcript, one line per turn: times, speaker, text."""
+    if transcript is None:
+        return ["  transcript: not transcribed yet (run `recorder transcribe`)"]
+    spans = transcript["redaction_spans"]
+    types = ", ".join(sorted({s["type"] for s in spans})) or "none"
+    lines = [f"  transcript ({transcript['model']}, {len(transcript['turns'])} turns, "
+             f"{len(spans)} redactions: {types}):"]
+    for t in transcript["turns"]:
+        lines.append(f"    [{_clock(t['start_ms'])}-{_clock(t['end_ms'])}] {t['speaker']:>6}: {t['text']}")
+    return lines
 
 
 @click.command()
@@ -114,4 +135,29 @@ def show(session_key: str, as_json: bool, actor: str | None, config_file: Path |
     click.echo(json.dumps(call, indent=2) if as_json else render_call(call))
 
 
-COMMANDS: list[click.Command] = [sessions, show]
+@click.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="At most N matching turns.")
+@click.option("--actor", help="Who is reading, for the access log (default: the OS user).")
+@common_options
+def search_cmd(query: str, as_json: bool, limit: int, actor: str | None, config_file: Path | None,
+               home: Path | None, database_url: str | None, log_level: str | None) -> None:
+    """Find calls by words in their redacted transcripts (every word must match)."""
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    calls = _read(settings, actor or os_user(), "search", search, query, limit,
+                  detail={"query_words": len(query.split())})
+    if as_json:
+        click.echo(json.dumps(calls, indent=2))
+        return
+    if not calls:
+        click.echo("no transcript matches")
+        return
+    for call in calls:
+        click.echo(f"{call['id']}  {(call['started_at'] or '')[:19]}  (Hydra session {call['hydra_session_id'] or '-'})")
+        for t in call["turns"]:
+            click.echo(f"    [{_clock(t['start_ms'])}] {t['speaker']:>6}: {t['text']}")
+
+
+COMMANDS: list[click.Command] = [sessions, show, search_cmd]

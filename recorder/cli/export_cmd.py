@@ -1,4 +1,4 @@
-"""`recorder export SESSION --out DIR --original --reason TEXT`: an auditor's decrypted copy."""
+"""`recorder export SESSION --out DIR [--original --reason TEXT]`: an auditor's decrypted copy."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ from pathlib import Path
 
 import click
 
-from recorder.audit.export import export_original
+from recorder.audit.export import export_original, export_redacted
 from recorder.cli.options import build_settings, common_options, os_user
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
 from recorder.db.engine import make_engine, transaction, upgrade
-
-REDACTED_UNAVAILABLE = (
-    "redacted exports come with the transcription/redaction work and are not available yet; "
-    "to export the original recording (logged with your name and reason) use "
-    "--original --reason TEXT"
-)
-
 
 @click.command()
 @click.argument("session_key", metavar="SESSION")
@@ -26,7 +19,7 @@ REDACTED_UNAVAILABLE = (
               help="Directory to write into (created 0700; must be empty unless --force).")
 @click.option("--original", is_flag=True,
               help="Decrypt the original recording (needs archive identities and --reason).")
-@click.option("--reason", help="Why the original is opened; kept in the access log.")
+@click.option("--reason", help="Why the call is opened; kept in the access log (required with --original).")
 @click.option("--actor", help="Who is exporting, for the access log (default: the OS user).")
 @click.option("--force", is_flag=True, help="Write into a non-empty private directory.")
 @common_options
@@ -36,13 +29,30 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
            database_url: str | None, log_level: str | None) -> None:
     """Decrypt one call (recorder id or Hydra session id) into DIR.
 
-    Writes recording.wav (stereo: left caller, right agent), unplayed.wav when barge-ins cut
-    audio, metadata.json, and manifest.json with its signature. The archive is verified first;
-    the access (actor, reason) is logged before any file is written.
+    By default the redacted copy (auditor keys): recording.wav with every redacted stretch
+    bleeped, transcript.json (redacted), metadata.json and manifest.json with its signature.
+    With --original: the original recording.wav (stereo: left caller, right agent),
+    unplayed.wav when barge-ins cut audio, metadata.json and the manifest. The archive is
+    verified first; the access (actor, reason) is logged before any file is written.
     """
     if not original:
-        click.echo(f"recorder: error: {REDACTED_UNAVAILABLE}", err=True)
-        ctx.exit(2)
+        who = actor if actor is not None else os_user()
+        if not who.strip():
+            raise click.UsageError("--actor must not be empty")
+        settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+        upgrade(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url)
+        try:
+            result = export_redacted(settings.home, engine, KeyStore(settings.home / "keys"), session_key,
+                                     out_dir, actor=who.strip(), reason=reason, force=force)
+        finally:
+            engine.dispose()
+        click.echo(
+            f"exported redacted {result.session_id} (manifest {result.manifest_version}) to "
+            f"{result.out_dir}: {', '.join(result.files)}; access logged as entry {result.access_seq} "
+            f"for {who.strip()}"
+        )
+        return
     if reason is None or not reason.strip():
         raise click.UsageError(
             "--original needs --reason TEXT: why the original recording is opened "

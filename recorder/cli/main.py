@@ -38,11 +38,12 @@ def _register() -> None:
         proxy_cmd,
         redact_cmd,
         simulate_cmd,
+        transcribe_cmd,
         verify_cmd,
     )
 
     for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd,
-                   export_cmd, verify_cmd):
+                   export_cmd, verify_cmd, transcribe_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 
