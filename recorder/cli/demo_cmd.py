@@ -1,9 +1,16 @@
-"""`recorder demo`: the whole pipeline offline, end to end, on free local ports."""
+"""`recorder demo`: the whole pipeline offline, end to end, on free local ports.
+
+A scripted caller speaks (in the stand-ins' audio word code) a card number, a date of birth
+and an email through the recording proxy to the Hydra stand-in; the call is archived; the
+transcription job sends it to the Pulse stand-in, redacts, stores and publishes the redacted
+derivatives; the record is shown with its redacted transcript.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 from pathlib import Path
 
 import click
@@ -14,28 +21,55 @@ from recorder.config import Settings
 from recorder.db.engine import make_engine, transaction
 
 DEMO_API_KEY = "sk_demo_not_a_real_key"
+CARD = "four one one one one one one one one one one one one one one one"
+REPLIES = (
+    "hello this is ava what is the card number please",
+    "thank you the card ending in one one one one is saved what is your date of birth and email",
+    "thanks you are all set goodbye",
+)
+CALLER_LINES = (
+    f"it is {CARD}",
+    "march third nineteen eighty five and my email is john dot smith at gmail dot com",
+)
 
 
-async def run_demo(settings: Settings) -> str:
-    """Stand-in Hydra ← proxy ← scripted caller; returns the recorder id of the call."""
+def demo_script() -> object:
+    from recorder.simulate.caller import Await, CallScript, Pause, Say
+
+    return CallScript(
+        tools=(),
+        instructions="You are Ava, a concise payments agent.",
+        steps=(
+            Await("response.output_audio.done"),  # greeting: asks for the card
+            Pause(300),
+            Say(CALLER_LINES[0]),
+            Await("response.output_audio.done"),  # repeats the last four, asks DOB and email
+            Pause(300),
+            Say(CALLER_LINES[1]),
+            Await("response.output_audio.done"),
+            Pause(200),
+        ),
+    )
+
+
+async def run_call_demo(settings: Settings) -> str:
+    """Stand-in Hydra ← proxy ← scripted caller; returns the Hydra session id of the call."""
     from recorder.proxy.server import ProxyServer
     from recorder.proxy.startup import prepare_recorder
-    from recorder.simulate.caller import CallScript, run_call
+    from recorder.simulate.caller import run_call
     from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 
     recorder = await asyncio.to_thread(prepare_recorder, settings)
     try:
-        async with run_hydra_sim(HydraSimConfig(seed=7)) as hydra:
-            proxy_settings = dataclasses.replace(
-                settings, upstream_url=hydra.url, listen="127.0.0.1:0"
-            )
+        async with run_hydra_sim(HydraSimConfig(seed=7, speech="wordcode", replies=REPLIES, speed=1.0)) as hydra:
+            proxy_settings = dataclasses.replace(settings, upstream_url=hydra.url, listen="127.0.0.1:0")
             server = ProxyServer(proxy_settings, recorder)
             await server.start()
             click.echo(f"stand-in Hydra on {hydra.url}; recorder proxy on ws://127.0.0.1:{server.port}")
-            click.echo("calling: greeting, two caller turns, a barge-in and a tool call ...")
+            click.echo("calling: the caller gives a card number, a date of birth and an email ...")
             transcript = await run_call(
                 f"ws://127.0.0.1:{server.port}/waves/v1/s2s?model=hydra-v1.1",
-                CallScript(),
+                demo_script(),  # type: ignore[arg-type]
                 api_key=DEMO_API_KEY,
                 headers={"X-Recorder-Agent-Id": "demo-agent", "X-Recorder-Tenant": "demo"},
             )
@@ -45,13 +79,36 @@ async def run_demo(settings: Settings) -> str:
         recorder.engine.dispose()
 
 
+async def transcribe_demo(settings: Settings, session_key: str) -> object:
+    """Start the Pulse stand-in and transcribe the demo call through it."""
+    from recorder.crypto.keys import KeyStore
+    from recorder.pulse import PulseClient
+    from recorder.simulate.pulse import PulseSimConfig, run_pulse_sim
+    from recorder.transcribe import jobs, worker
+    from recorder.transcribe.job import Context
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with run_pulse_sim(PulseSimConfig(api_keys=frozenset({DEMO_API_KEY}))) as pulse_sim:
+            click.echo(f"stand-in Pulse on {pulse_sim.url}; transcribing ...")
+            async with PulseClient(pulse_sim.url, DEMO_API_KEY, rng=random.Random(7)) as pulse:
+                ctx = Context(settings.home, KeyStore(settings.home / "keys"), engine, worker.worker_id())
+                options = worker.RunOptions(selection=jobs.Selection(session_id=session_key))
+                return await worker.run(ctx, pulse, options)
+    finally:
+        engine.dispose()
+
+
 @click.command()
 @common_options
 def demo(config_file: Path | None, home: Path | None, database_url: str | None,
          log_level: str | None) -> None:
-    """Run a scripted call through the proxy to the local Hydra stand-in and show its record."""
+    """Run a scripted call through the proxy, transcribe and redact it, and show its record."""
     settings = build_settings(config_file, log_level or "WARNING", home=home, database_url=database_url)
-    hydra_session_id = asyncio.run(run_demo(settings))
+    hydra_session_id = asyncio.run(run_call_demo(settings))
+    summary = asyncio.run(transcribe_demo(settings, hydra_session_id))
+    click.echo(f"transcription: transcribed {summary.transcribed}, failed {summary.failed}, "  # type: ignore[attr-defined]
+               f"Pulse requests {summary.pulse_requests}")  # type: ignore[attr-defined]
     from recorder.audit.queries import show_session
 
     engine = make_engine(settings.effective_database_url)
@@ -63,7 +120,8 @@ def demo(config_file: Path | None, home: Path | None, database_url: str | None,
     click.echo("")
     click.echo(render_call(call))
     click.echo("")
-    click.echo(f"stored in {settings.home}; see it again with `recorder show {call['id']}`")
+    click.echo(f"stored in {settings.home}; see it again with `recorder show {call['id']}`, "
+               f"search with `recorder search card`, export with `recorder export {call['id']} --out DIR`")
 
 
 COMMANDS: list[click.Command] = [demo]
