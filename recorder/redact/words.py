@@ -1,8 +1,11 @@
 """Redaction of STT words with timings: redacted words, and spans in milliseconds per channel.
 
 The transcription job hands over the words of both channels merged into one conversation in
-time order. Consecutive words of one channel form a turn; turns are redacted as a conversation
-so that the agent's question types the caller's bare answer. Every run of words a span touches
+time order. A turn is one channel's words until that channel pauses for `TURN_GAP_MS`: the
+other side's interjections ("mhm" while the caller reads a card number) do not split it, as
+they would if turns changed with every change of speaker. Turns are redacted as a
+conversation, in order of their first word, so that the agent's question types the caller's
+bare answer. Every run of words a span touches
 becomes one placeholder word ("[CREDIT_CARD]") from the first word's start to the last word's
 end, and one `TimedSpan` that the audio step bleeps.
 """
@@ -47,13 +50,19 @@ class WordRedaction:
         return f"WordRedaction(words={len(self.words)}, spans={len(self.spans)})"
 
 
+TURN_GAP_MS = 2500.0
+
+
 def _turns(words: Sequence[Word]) -> list[list[Word]]:
     turns: list[list[Word]] = []
+    open_turns: dict[str, list[Word]] = {}
     for word in words:
-        if turns and turns[-1][0].channel == word.channel:
-            turns[-1].append(word)
+        current = open_turns.get(word.channel)
+        if current is not None and word.start_ms - current[-1].end_ms <= TURN_GAP_MS:
+            current.append(word)
         else:
-            turns.append([word])
+            current = open_turns[word.channel] = [word]
+            turns.append(current)
     return turns
 
 

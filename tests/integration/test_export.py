@@ -137,7 +137,7 @@ def test_export_refusals_are_clear(archived: ArchiveResult, home: Path, engine: 
     out = tmp_path / "out"
     redacted = run_cli(home, database_url, "export", SID, "--out", str(out))
     assert redacted.returncode == 2
-    assert "redacted exports come with the transcription/redaction work" in redacted.stderr
+    assert "has no redacted recording yet" in redacted.stderr
     no_reason = run_cli(home, database_url, "export", SID, "--out", str(out), "--original")
     assert no_reason.returncode == 2 and "--original needs --reason" in no_reason.stderr
     unknown = run_cli(home, database_url, "export", "nobody", "--out", str(out), "--original", "--reason", "x")

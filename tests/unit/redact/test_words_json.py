@@ -55,3 +55,20 @@ def test_iso_dates_in_tool_payloads_are_dates_not_numbers() -> None:
     out = json.loads(redact_payload('{"status": "shipped", "eta": "2026-09-14", "dob": "1985-03-12"}'))
     assert out == {"status": "shipped", "eta": "2026-09-14", "dob": "[DATE_OF_BIRTH]"}
     assert redact_payload("not json: card 4111 1111 1111 1111") == "not json: card [CREDIT_CARD]"
+
+
+def test_crosstalk_does_not_split_a_card_number() -> None:
+    """The agent's 'mhm' in the middle of the caller's digits must not leave any digit behind."""
+    digits = "four one one one one one one one one one one one one one one one".split()
+    words = [Word(d, 1000 + 400 * i, 1300 + 400 * i, "caller") for i, d in enumerate(digits)]
+    words.insert(6, Word("mhm", 3300, 3500, "agent"))
+    words.insert(13, Word("okay", 6100, 6300, "agent"))
+    words.sort(key=lambda w: w.start_ms)
+    out = redact_words([Word("what", 0, 200, "agent"), Word("is", 220, 400, "agent"),
+                        Word("the", 420, 600, "agent"), Word("card", 620, 800, "agent"),
+                        Word("number", 820, 990, "agent"), *words])
+    caller = [w.text for w in out.words if w.channel == "caller"]
+    assert caller == ["[CREDIT_CARD]"]
+    assert [w.text for w in out.words if w.channel == "agent"][-2:] == ["mhm", "okay"]
+    (span,) = [s for s in out.spans if s.channel == "caller"]
+    assert (span.start_ms, span.end_ms) == (1000, 1300 + 400 * 15)
