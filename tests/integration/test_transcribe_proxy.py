@@ -32,12 +32,15 @@ REPLIES = ("what is the card number please", "thank you the card ending in one o
 def test_card_through_the_proxy_is_redacted_in_the_database_and_the_audio(
     home: Path, database_url: str, engine: Engine, keystore: KeyStore
 ) -> None:
+    # The stand-in sends faster than real time, as Hydra does: paced at exactly 1x, a delta
+    # a few ms late is an underrun the playout model (rightly) records as a gap, which can
+    # cut a coded word. The caller waits for the rest of each reply to play before speaking.
     script = CallScript(tools=(), steps=(
-        Await("response.output_audio.done"), Pause(300), Say(f"it is {CARD_WORDS}"),
-        Await("response.output_audio.done"), Pause(200)))
+        Await("response.output_audio.done"), Pause(2500), Say(f"it is {CARD_WORDS}"),
+        Await("response.output_audio.done"), Pause(2500)))
 
     async def main() -> worker.RunSummary:
-        config = HydraSimConfig(seed=3, speech="wordcode", replies=REPLIES, speed=1.0)
+        config = HydraSimConfig(seed=3, speech="wordcode", replies=REPLIES, speed=1.5)
         async with run_hydra_sim(config) as hydra:
             async with running_proxy(proxy_settings(home, database_url, hydra.url)) as proxy:
                 await run_call(f"ws://127.0.0.1:{proxy.port}/waves/v1/s2s?model=hydra-v1.1&api_key={TEST_API_KEY}",
@@ -53,9 +56,7 @@ def test_card_through_the_proxy_is_redacted_in_the_database_and_the_audio(
         record = read_transcript(session, archive_dir.name)
     assert record is not None
     turns = [(t.speaker, t.text) for t in record.turns]
-    # The greeting's first word is occasionally lost in the stand-ins' word code (reported); the
-    # card turns are what this test is about.
-    assert turns[-3][0] == "agent" and turns[-3][1].endswith("the card number please")
+    assert turns[-3] == ("agent", "what is the card number please")
     assert turns[-2:] == [("caller", "it is [CREDIT_CARD]"),
                           ("agent", "thank you the card ending in [CREDIT_CARD] is saved")]
     agent_ask, caller_card, agent_repeat = record.turns[-3:]
