@@ -21,6 +21,8 @@ from recorder.config import Settings
 from recorder.db.engine import make_engine, transaction
 
 DEMO_API_KEY = "sk_demo_not_a_real_key"
+SPEED = 1.5  # agent audio sent this many times faster than it plays
+PLAYOUT_WAIT_MS = 3000
 CARD = "four one one one one one one one one one one one one one one one"
 REPLIES = (
     "hello this is ava what is the card number please",
@@ -40,14 +42,16 @@ def demo_script() -> object:
         tools=(),
         instructions="You are Ava, a concise payments agent.",
         steps=(
+            # The stand-in sends faster than real time, like Hydra: after the last delta the
+            # caller waits for the reply to finish playing before answering.
             Await("response.output_audio.done"),  # greeting: asks for the card
-            Pause(300),
+            Pause(PLAYOUT_WAIT_MS),
             Say(CALLER_LINES[0]),
             Await("response.output_audio.done"),  # repeats the last four, asks DOB and email
-            Pause(300),
+            Pause(PLAYOUT_WAIT_MS),
             Say(CALLER_LINES[1]),
             Await("response.output_audio.done"),
-            Pause(200),
+            Pause(PLAYOUT_WAIT_MS),
         ),
     )
 
@@ -61,7 +65,7 @@ async def run_call_demo(settings: Settings) -> str:
 
     recorder = await asyncio.to_thread(prepare_recorder, settings)
     try:
-        async with run_hydra_sim(HydraSimConfig(seed=7, speech="wordcode", replies=REPLIES, speed=1.0)) as hydra:
+        async with run_hydra_sim(HydraSimConfig(seed=7, speech="wordcode", replies=REPLIES, speed=SPEED)) as hydra:
             proxy_settings = dataclasses.replace(settings, upstream_url=hydra.url, listen="127.0.0.1:0")
             server = ProxyServer(proxy_settings, recorder)
             await server.start()
