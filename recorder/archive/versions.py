@@ -20,8 +20,7 @@ from recorder.archive.finalize import check_archive
 from recorder.archive.manifest import FileEntry, Manifest, sha256_hex, sign_manifest
 from recorder.archive.store import ArchiveStore
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import transaction
-from recorder.db.recordings import RecordingInfo, ensure_ledger_entry, write_recording
+from recorder.db.recordings import RecordingInfo, record_version
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +78,6 @@ def publish_version(
         reason=manifest.reason, manifest_version=manifest.version, manifest_sha256=sha256_hex(data),
         key_ids=manifest.key_ids, created_at=dt.datetime.fromisoformat(latest.created_at),
     )
-    with transaction(engine) as session:
-        write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now)
+    record_version(engine, info, now=now)
     logger.info("archive %s: manifest %d published (%d files)", info.archive_path, manifest.version, len(files))
     return manifest

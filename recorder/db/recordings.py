@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Engine, exc, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from recorder.db.write import CallMeta, write_call
 from recorder.errors import DatabaseError, IntegrityError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,20 @@ def ensure_ledger_entry(session: Session, info: RecordingInfo, *, now: dt.dateti
         )
 
 
+def _retrying_ledger(engine: Engine, what: str, work: Callable[[Session], T], attempts: int) -> T:
+    """Run `work` in one transaction; a concurrent ledger append makes the ledger's primary
+    key collide, and then the whole transaction is run again on the new chain head."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine) as session:
+                return work(session)
+        except DatabaseError as error:
+            if not isinstance(error.__cause__, exc.IntegrityError) or attempt == attempts:
+                raise
+            logger.info("ledger append for %s collided; retrying (%d)", what, attempt)
+    raise AssertionError("unreachable")
+
+
 def record_archive(
     engine: Engine,
     meta: CallMeta,
@@ -97,21 +113,26 @@ def record_archive(
 ) -> bool:
     """One transaction: call rows, recordings row, ledger entry, each only if absent.
 
-    Returns True if the call rows were written now (False: they already existed). A
-    concurrent ledger append makes the primary key collide; the transaction is retried.
+    Returns True if the call rows were written now (False: they already existed).
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction(engine) as session:
-                new_call = session.get(CallSession, meta.id) is None
-                if new_call:
-                    write_call(session, meta, summary, redact_json=redact_json)
-                    session.flush()
-                write_recording(session, info)
-                ensure_ledger_entry(session, info, now=now)
-            return new_call
-        except DatabaseError as error:
-            if not isinstance(error.__cause__, exc.IntegrityError) or attempt == attempts:
-                raise
-            logger.info("ledger append for %s collided; retrying (%d)", meta.id, attempt)
-    raise AssertionError("unreachable")
+
+    def work(session: Session) -> bool:
+        new_call = session.get(CallSession, meta.id) is None
+        if new_call:
+            write_call(session, meta, summary, redact_json=redact_json)
+            session.flush()
+        write_recording(session, info)
+        ensure_ledger_entry(session, info, now=now)
+        return new_call
+
+    return _retrying_ledger(engine, meta.id, work, attempts)
+
+
+def record_version(engine: Engine, info: RecordingInfo, *, now: dt.datetime, attempts: int = 5) -> None:
+    """Move the recordings row to a newer manifest and append its ledger entry, if absent."""
+
+    def work(session: Session) -> None:
+        write_recording(session, info)
+        ensure_ledger_entry(session, info, now=now)
+
+    _retrying_ledger(engine, info.session_id, work, attempts)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from recorder.archive.versions import SealedFile, publish_version
 from recorder.crypto import age
 from recorder.crypto.keys import KeyStore
 from recorder.db.engine import transaction
-from recorder.db.recordings import RecordingInfo, ensure_ledger_entry, get_recording, write_recording
+from recorder.db.recordings import RecordingInfo, get_recording, record_version
 from recorder.db.transcripts import (
     StoredSpan,
     StoredTurn,
@@ -220,15 +219,14 @@ def _sync_row(ctx: Context, store_: ArchiveStore, archive_dir: Path, session_id:
     manifest, data = check_archive(store_, archive_dir, ctx.keystore.verify_keys())
     with transaction(ctx.engine) as session:
         row = get_recording(session, session_id)
-        if row is None or row.manifest_version < manifest.version:
-            info = RecordingInfo(
-                session_id=session_id, archive_path=store_.relative(archive_dir), state=manifest.state,
-                reason=manifest.reason, manifest_version=manifest.version,
-                manifest_sha256=sha256_hex(data), key_ids=manifest.key_ids,
-                created_at=row.created_at if row is not None else ctx.clock(),
-            )
-            write_recording(session, info)
-            ensure_ledger_entry(session, info, now=ctx.clock())
+        behind = row is None or row.manifest_version < manifest.version
+        created = row.created_at if row is not None else ctx.clock()
+    if behind:
+        record_version(ctx.engine, RecordingInfo(
+            session_id=session_id, archive_path=store_.relative(archive_dir), state=manifest.state,
+            reason=manifest.reason, manifest_version=manifest.version,
+            manifest_sha256=sha256_hex(data), key_ids=manifest.key_ids, created_at=created,
+        ), now=ctx.clock())
     return manifest.version
 
 
