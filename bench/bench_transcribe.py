@@ -89,7 +89,9 @@ def main(recordings: int, seconds: float, rpm: int, concurrency: int) -> None:
     print(f"recordings per hour: {done / elapsed * 3600:.0f} achieved; "
           f"{done / max(floor_s, 1) * 3600:.0f} at the bound for this batch; "
           f"{rpm / 2 * 60:.0f} in a long night (2 requests per recording)")
-    print(f"Pulse requests per minute: {requests / elapsed * 60:.1f} (limit {rpm})")
+    refused = requests - 2 * done
+    print(f"Pulse requests: {requests} for {done} recordings, {refused} beyond one per channel "
+          f"(0 means the stand-in, which enforces {rpm} per 60 s window, refused none)")
     print(f"recorder CPU: {cpu:.1f} s for {audio_s / 3600:.2f} audio hours = "
           f"{cpu / (audio_s / 3600):.1f} CPU s per audio hour")
 
