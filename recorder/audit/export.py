@@ -199,6 +199,69 @@ def _decrypt(store: ArchiveStore, archive_dir: Path, name: str, identities: list
     return age.decrypt(store.read(archive_dir, name), identities, name=f"{store.relative(archive_dir)}/{name}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A call's archive after its signature, file hashes and recordings row were checked."""
+
+    call: dict[str, Any]
+    session_id: str
+    store: ArchiveStore
+    archive_dir: Path
+    archive_path: str
+    manifest: Manifest
+    manifest_bytes: bytes
+    signature: bytes
+
+
+def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, out: Path,
+                     *, force: bool) -> _Checked:
+    """Everything both exports check before anything is logged or decrypted."""
+    with transaction(engine) as session:
+        call = show_session(session, key)
+        rec = get_recording(session, call["id"])
+        row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
+    session_id: str = call["id"]
+    store = ArchiveStore(home)
+    archive_dir = store.get(session_id) if row is None else home / row.archive_path
+    if not archive_dir.is_dir():
+        raise IntegrityError(row.archive_path if row else session_id,
+                             "the recordings row points here but the archive is not on disk; "
+                             "run `recorder verify`")
+    check_out_dir(out, force=force)
+    manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
+    archive_path = store.relative(archive_dir)
+    if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:
+        raise IntegrityError(f"{archive_path}/{manifest.name}",
+                             "is not the manifest the recordings row pins; run `recorder verify`")
+    _, _, signature = store.read_manifest(archive_dir, manifest.version)
+    assert signature is not None  # check_archive requires it
+    return _Checked(call, session_id, store, archive_dir, archive_path, manifest, manifest_bytes,
+                    signature)
+
+
+def _log_access(engine: Engine, c: _Checked, out: Path, *, actor: str, action: str,
+                reason: str | None, now: dt.datetime, **detail: Any) -> int:
+    return record_access(
+        engine, actor=actor, action=action, reason=reason, session_id=c.session_id,
+        detail={"out": str(out.absolute()), "archive_path": c.archive_path, **detail,
+                "manifest_version": c.manifest.version,
+                "manifest_sha256": sha256_hex(c.manifest_bytes)},
+        now=now,
+    )
+
+
+def _write_export(c: _Checked, out: Path, seq: int, files: dict[str, bytes]) -> ExportResult:
+    files = {**files, MANIFEST_JSON: c.manifest_bytes, MANIFEST_JSON + SIG_SUFFIX: c.signature}
+    try:
+        _make_out_dir(out)
+        for name, data in files.items():
+            _write_private(out / name, data)
+    except OSError as exc:
+        raise ExportFailed(c.session_id, out, seq,
+                           f"{exc.strerror or exc} ({exc.filename or out})") from exc
+    return ExportResult(c.session_id, out, tuple(files), c.manifest.version, seq)
+
+
 def export_original(
     home: Path,
     engine: Engine,
@@ -217,53 +280,24 @@ def export_original(
         raise ExportRefused("exporting an original needs a reason (it is kept in the access log)")
     if not actor:
         raise ExportRefused("exporting an original needs an actor (who is exporting)")
-    with transaction(engine) as session:
-        call = show_session(session, key)
-        rec = get_recording(session, call["id"])
-        row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
-    session_id: str = call["id"]
-    store = ArchiveStore(home)
-    archive_dir = store.get(session_id) if row is None else home / row.archive_path
-    if not archive_dir.is_dir():
-        raise IntegrityError(row.archive_path if row else session_id,
-                             "the recordings row points here but the archive is not on disk; "
-                             "run `recorder verify`")
-    check_out_dir(out, force=force)
+    c = _checked_archive(home, engine, keystore, key, out, force=force)
     identities = keystore.identities("archive")
-    manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
-    archive_path = store.relative(archive_dir)
-    if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:
-        raise IntegrityError(f"{archive_path}/{manifest.name}",
-                             "is not the manifest the recordings row pins; run `recorder verify`")
-    _, _, signature = store.read_manifest(archive_dir, manifest.version)
-    assert signature is not None  # check_archive requires it
     now = clock()
-    seq = record_access(
-        engine, actor=actor, action=EXPORT_ORIGINAL, reason=reason, session_id=session_id,
-        detail={"out": str(out.absolute()), "archive_path": archive_path,
-                "manifest_version": manifest.version, "manifest_sha256": sha256_hex(manifest_bytes)},
-        now=now,
-    )
-    stereo, rate = decode_flac(_decrypt(store, archive_dir, RECORDING, identities))
+    seq = _log_access(engine, c, out, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=now)
+    stereo, rate = decode_flac(_decrypt(c.store, c.archive_dir, RECORDING, identities))
     files: dict[str, bytes] = {RECORDING_WAV: encode_wav(stereo, rate)}
-    if manifest.file(UNPLAYED) is not None:
-        unplayed, unplayed_rate = decode_flac(_decrypt(store, archive_dir, UNPLAYED, identities))
+    if c.manifest.file(UNPLAYED) is not None:
+        unplayed, unplayed_rate = decode_flac(_decrypt(c.store, c.archive_dir, UNPLAYED, identities))
         files[UNPLAYED_WAV] = encode_wav(unplayed, unplayed_rate)
-    alignment = json.loads(_decrypt(store, archive_dir, ALIGNMENT, identities))
+    alignment = json.loads(_decrypt(c.store, c.archive_dir, ALIGNMENT, identities))
     export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
               "access_log_seq": seq, "original": True}
-    files[METADATA_JSON] = metadata_document(call, manifest, manifest_bytes, archive_path, alignment, export)
-    files[MANIFEST_JSON] = manifest_bytes
-    files[MANIFEST_JSON + SIG_SUFFIX] = signature
-    try:
-        _make_out_dir(out)
-        for name, data in files.items():
-            _write_private(out / name, data)
-    except OSError as exc:
-        raise ExportFailed(session_id, out, seq, f"{exc.strerror or exc} ({exc.filename or out})") from exc
+    files[METADATA_JSON] = metadata_document(c.call, c.manifest, c.manifest_bytes, c.archive_path,
+                                             alignment, export)
+    result = _write_export(c, out, seq, files)
     logger.info("exported %s (manifest %d, %d files) for %s, access %d",
-                session_id, manifest.version, len(files), actor, seq)
-    return ExportResult(session_id, out, tuple(files), manifest.version, seq)
+                c.session_id, c.manifest.version, len(result.files), actor, seq)
+    return result
 
 
 def export_redacted(
@@ -286,55 +320,26 @@ def export_redacted(
     """
     if not actor:
         raise ExportRefused("an export needs an actor (who is exporting)")
-    with transaction(engine) as session:
-        call = show_session(session, key)
-        rec = get_recording(session, call["id"])
-        row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
-    session_id: str = call["id"]
-    store = ArchiveStore(home)
-    archive_dir = store.get(session_id) if row is None else home / row.archive_path
-    if not archive_dir.is_dir():
-        raise IntegrityError(row.archive_path if row else session_id,
-                             "the recordings row points here but the archive is not on disk; "
-                             "run `recorder verify`")
-    check_out_dir(out, force=force)
-    manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
-    archive_path = store.relative(archive_dir)
-    if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:
-        raise IntegrityError(f"{archive_path}/{manifest.name}",
-                             "is not the manifest the recordings row pins; run `recorder verify`")
-    if manifest.file(REDACTED_RECORDING) is None or manifest.file(REDACTED_TRANSCRIPT) is None:
+    c = _checked_archive(home, engine, keystore, key, out, force=force)
+    if c.manifest.file(REDACTED_RECORDING) is None or c.manifest.file(REDACTED_TRANSCRIPT) is None:
         raise ExportRefused(
-            f"{session_id} has no redacted recording yet; run `recorder transcribe --session "
-            f"{session_id}` (or export the original with --original --reason TEXT)")
+            f"{c.session_id} has no redacted recording yet; run `recorder transcribe --session "
+            f"{c.session_id}` (or export the original with --original --reason TEXT)")
     identities = keystore.identities("auditor")
-    _, _, signature = store.read_manifest(archive_dir, manifest.version)
-    assert signature is not None  # check_archive requires it
     now = clock()
-    seq = record_access(
-        engine, actor=actor, action=EXPORT, reason=(reason or "").strip() or None, session_id=session_id,
-        detail={"out": str(out.absolute()), "archive_path": archive_path, "redacted": True,
-                "manifest_version": manifest.version, "manifest_sha256": sha256_hex(manifest_bytes)},
-        now=now,
-    )
-    stereo, rate = decode_flac(_decrypt(store, archive_dir, REDACTED_RECORDING, identities))
-    transcript = _decrypt(store, archive_dir, REDACTED_TRANSCRIPT, identities)
+    reason = (reason or "").strip() or None
+    seq = _log_access(engine, c, out, actor=actor, action=EXPORT, reason=reason, now=now,
+                      redacted=True)
+    stereo, rate = decode_flac(_decrypt(c.store, c.archive_dir, REDACTED_RECORDING, identities))
+    transcript = _decrypt(c.store, c.archive_dir, REDACTED_TRANSCRIPT, identities)
     pretty = json.dumps(json.loads(transcript), indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
     export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
               "access_log_seq": seq, "original": False}
-    files: dict[str, bytes] = {
+    result = _write_export(c, out, seq, {
         RECORDING_WAV: encode_wav(stereo, rate),
         TRANSCRIPT_JSON: pretty,
-        METADATA_JSON: metadata_document(call, manifest, manifest_bytes, archive_path, {}, export),
-        MANIFEST_JSON: manifest_bytes,
-        MANIFEST_JSON + SIG_SUFFIX: signature,
-    }
-    try:
-        _make_out_dir(out)
-        for name, data in files.items():
-            _write_private(out / name, data)
-    except OSError as exc:
-        raise ExportFailed(session_id, out, seq, f"{exc.strerror or exc} ({exc.filename or out})") from exc
+        METADATA_JSON: metadata_document(c.call, c.manifest, c.manifest_bytes, c.archive_path, {}, export),
+    })
     logger.info("exported redacted %s (manifest %d, %d files) for %s, access %d",
-                session_id, manifest.version, len(files), actor, seq)
-    return ExportResult(session_id, out, tuple(files), manifest.version, seq)
+                c.session_id, c.manifest.version, len(result.files), actor, seq)
+    return result
