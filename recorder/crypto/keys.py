@@ -207,7 +207,7 @@ class KeyStore:
         if any(r.tier in AGE_TIERS for r in created):
             logger.warning(
                 "created age identities under %s; production keeps identities off proxy hosts "
-                "(give proxies only public keys: `recorder keys` export)",
+                "(give proxies only public keys: `recorder keys export-public DIR --with-signing-key`)",
                 self.path,
             )
         return created
