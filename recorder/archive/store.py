@@ -15,6 +15,7 @@ this module are already encrypted (or are public manifests): it never sees plain
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 import os
@@ -135,7 +136,7 @@ class ArchiveStore:
             if p.is_dir() and not p.name.startswith(".")
         )
 
-    def temp_dirs(self) -> list[Path]:
+    def temp_dirs(self) -> builtins.list[Path]:
         """Leftovers of interrupted writes (encrypted files only)."""
         return sorted(self.root.glob(f"{TMP_PREFIX}*")) if self.root.is_dir() else []
 
@@ -215,7 +216,7 @@ class ArchiveStore:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def manifest_versions(self, archive_dir: Path) -> list[int]:
+    def manifest_versions(self, archive_dir: Path) -> builtins.list[int]:
         """Versions of the manifests present, ascending."""
         return sorted(
             v for p in archive_dir.iterdir() if (v := manifest_version_of(p.name)) is not None

@@ -13,13 +13,13 @@ Positions are on the master clock: archive samples since the session was accepte
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from recorder.hydra.events import (
     Direction,
     InputAudioAppend,
     OutputAudioDelta,
     SafeRepr,
+    frozen_value,
     secret_field,
 )
 from recorder.units import BYTES_PER_SAMPLE
@@ -41,7 +41,6 @@ __all__ = [
     "ToolCallSummary",
 ]
 
-_record = dataclass(frozen=True, slots=True, repr=False)
 
 
 class Channel(enum.StrEnum):
@@ -64,7 +63,7 @@ class CutTrigger(enum.StrEnum):
     CLOSE = "close"
 
 
-@_record
+@frozen_value
 class AudioRecord(SafeRepr):
     """One audio frame: its PCM and the span it was scheduled on (``start``, ``length``).
 
@@ -111,7 +110,7 @@ class AudioRecord(SafeRepr):
         )
 
 
-@_record
+@frozen_value
 class FrameRecord(SafeRepr):
     """Any non-audio frame, verbatim, plus why it did not parse (``unparsed``) if it did not.
 
@@ -128,7 +127,7 @@ class FrameRecord(SafeRepr):
     unknown: bool = False
 
 
-@_record
+@frozen_value
 class TimelineRecord(SafeRepr):
     """A fact about the timeline, for the alignment manifest.
 
@@ -149,7 +148,7 @@ class TimelineRecord(SafeRepr):
     trigger: CutTrigger | None = None
 
 
-@_record
+@frozen_value
 class CloseRecord(SafeRepr):
     """The call ended (reported by the shell through ``CaptureSession.close``)."""
 
@@ -165,7 +164,7 @@ Record = AudioRecord | FrameRecord | TimelineRecord | CloseRecord
 # --- summaries --------------------------------------------------------------------------------
 
 
-@_record
+@frozen_value
 class ResponseSummary(SafeRepr):
     """One response's lifecycle (§5.9–§5.14); times are ms since the session was accepted."""
 
@@ -188,7 +187,7 @@ class ResponseSummary(SafeRepr):
     item_ids: tuple[str, ...] = ()
 
 
-@_record
+@frozen_value
 class ToolCallSummary(SafeRepr):
     """One tool call round trip (§9); arguments and output are PII, never shown in reprs."""
 
@@ -203,7 +202,7 @@ class ToolCallSummary(SafeRepr):
     timed_out: bool = False  # a tool_response_timeout error followed
 
 
-@_record
+@frozen_value
 class ErrorSummary(SafeRepr):
     code: str | None
     type: str | None
@@ -213,7 +212,7 @@ class ErrorSummary(SafeRepr):
     at_ms: float = 0.0
 
 
-@_record
+@frozen_value
 class SpeechTurn(SafeRepr):
     """A caller turn as the server's VAD saw it (§5.5, §5.6); ``status`` from item.done."""
 
@@ -225,7 +224,7 @@ class SpeechTurn(SafeRepr):
     status: str | None
 
 
-@_record
+@frozen_value
 class CallSummary(SafeRepr):
     """The whole call as a snapshot; ms are since the session was accepted."""
 

@@ -6,7 +6,12 @@ Kept apart from ``session.py`` so the event handling there reads as one flow; on
 
 from __future__ import annotations
 
-from recorder.capture.records import CutTrigger, ResponseSummary, SpeechTurn, ToolCallSummary
+from recorder.capture.records import (
+    CutTrigger,
+    ResponseSummary,
+    SpeechTurn,
+    ToolCallSummary,
+)
 from recorder.capture.timeline import AgentTrack
 from recorder.units import AGENT_RATE
 

@@ -23,7 +23,6 @@ Invariants (checked by tests/unit/capture/test_laws.py):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from recorder.capture.records import (
     Channel,
@@ -31,13 +30,11 @@ from recorder.capture.records import (
     TimelineKind,
     TimelineRecord,
 )
-from recorder.hydra.events import SafeRepr
+from recorder.hydra.events import SafeRepr, frozen_value
 from recorder.units import AGENT_RATE, CALLER_RATE
 
-_value = dataclass(frozen=True, slots=True, repr=False)
 
-
-@_value
+@frozen_value
 class CutPolicy(SafeRepr):
     """Which events make the modelled client stop playing a response (§10 lists the options).
 
@@ -66,7 +63,7 @@ class CutPolicy(SafeRepr):
         return "cut-on:" + (",".join(names) if names else "none")
 
 
-@_value
+@frozen_value
 class Segment(SafeRepr):
     """A span of heard audio: ``length`` archive samples at ``start``, made of ``src_samples``
     source samples beginning ``src_offset`` samples into frame ``first_seq``. Caller segments
@@ -87,7 +84,7 @@ class Segment(SafeRepr):
         return self.start + self.length
 
 
-@_value
+@frozen_value
 class UnplayedSegment(SafeRepr):
     """Agent audio the caller never heard: source samples ``[src_offset, src_offset+src_samples)``
     of delta ``seq``, which had been scheduled at ``scheduled_start``. ``track_offset`` is its
@@ -104,7 +101,7 @@ class UnplayedSegment(SafeRepr):
     trigger: CutTrigger | None
 
 
-@_value
+@frozen_value
 class Timeline(SafeRepr):
     """Snapshot of both channels, the unplayed track, and every gap, drift and cut."""
 

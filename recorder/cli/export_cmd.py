@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from recorder.cli.options import build_settings, common_options, os_user
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
 from recorder.db.engine import make_engine, transaction, upgrade
+
 
 @click.command()
 @click.argument("session_key", metavar="SESSION")
@@ -92,7 +94,7 @@ def access_log_cmd(ctx: click.Context, session_id: str | None, as_json: bool, co
         with transaction(engine) as session:
             chain = access_log.read(session)
             problems = access_log.check_chain(chain)
-            rows = [
+            rows: list[dict[str, Any]] = [
                 {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                  "session_id": e.session_id, "reason": e.reason, "detail": e.detail}
                 for e in chain if session_id is None or e.session_id == session_id

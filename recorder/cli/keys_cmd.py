@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-
 from sqlalchemy import Engine
 
 from recorder.archive.rewrap import RewrapResult, rewrap_all

@@ -9,8 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
-from sqlalchemy import UniqueConstraint, func, literal_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
 from sqlalchemy.dialects import postgresql  # noqa: F401  registers to_tsvector's types
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 

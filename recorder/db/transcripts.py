@@ -16,11 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, func, literal_column, select, text
+from sqlalchemy import Select, and_, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from recorder.db.models import TURNS_FTS, CallSession, RedactionSpan, Transcript, TranscriptTurn, TranscriptWord
+from recorder.db.models import (
+    TURNS_FTS,
+    CallSession,
+    RedactionSpan,
+    Transcript,
+    TranscriptTurn,
+    TranscriptWord,
+)
 
 _QUERY_WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -155,7 +163,7 @@ def search_turns(session: Session, query: str, *, limit: int = 100) -> list[Sear
                 func.plainto_tsquery(literal_column("'simple'"), " ".join(words))))
     elif dialect == "sqlite" and _has_fts5(session):
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        ids = select(literal_column("rowid")).select_from(text(TURNS_FTS)).where(
+        ids: Select[Any] = select(literal_column("rowid")).select_from(text(TURNS_FTS)).where(
             text(f"{TURNS_FTS} MATCH :match"))
         stmt = stmt.where(t.id.in_(ids)).params(match=match)
     else:

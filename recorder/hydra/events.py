@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from recorder.units import AGENT_RATE, BYTES_PER_SAMPLE, CALLER_RATE, Hz
 
@@ -50,27 +50,36 @@ class SafeRepr:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-_event = dataclass(frozen=True, slots=True, repr=False)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def frozen_value(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass whose repr is SafeRepr's (a decorator type checkers see
+    through, which a bare `dataclass(...)` alias is not)."""
+    return dataclass(frozen=True, slots=True, repr=False)(cls)
+
+
 
 
 # --- shared shapes (§4.1 Tool, §5.14 usage, §6 ConversationItem) ---------------------------
 
 
-@_event
+@frozen_value
 class Tool(SafeRepr):
     name: str | None = None
     type: str | None = None
     description: str | None = secret_field()
 
 
-@_event
+@frozen_value
 class Usage(SafeRepr):
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
 
 
-@_event
+@frozen_value
 class ConversationItem(SafeRepr):
     """§6. ``content_types`` keeps only the part types: Hydra never sends text for audio parts."""
 
@@ -88,7 +97,7 @@ class ConversationItem(SafeRepr):
 # --- client -> server (§4) -------------------------------------------------------------------
 
 
-@_event
+@frozen_value
 class SessionConfigure(SafeRepr):
     TYPE: ClassVar[str] = "session.configure"
     event_id: str | None = None
@@ -98,14 +107,14 @@ class SessionConfigure(SafeRepr):
     generate_initial_response: bool | None = None
 
 
-@_event
+@frozen_value
 class SessionUpdate(SafeRepr):
     TYPE: ClassVar[str] = "session.update"
     event_id: str | None = None
     tools: tuple[Tool, ...] | None = None
 
 
-@_event
+@frozen_value
 class InputAudioAppend(SafeRepr):
     """§4.3: caller audio, decoded from base64 to PCM16 LE mono at 16 kHz."""
 
@@ -119,20 +128,20 @@ class InputAudioAppend(SafeRepr):
         return len(self.pcm) // BYTES_PER_SAMPLE
 
 
-@_event
+@frozen_value
 class ConversationItemCreate(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.create"
     event_id: str | None = None
     item: ConversationItem | None = None
 
 
-@_event
+@frozen_value
 class ResponseCreate(SafeRepr):
     TYPE: ClassVar[str] = "response.create"
     event_id: str | None = None
 
 
-@_event
+@frozen_value
 class ResponseCancel(SafeRepr):
     TYPE: ClassVar[str] = "response.cancel"
     event_id: str | None = None
@@ -142,7 +151,7 @@ class ResponseCancel(SafeRepr):
 # --- server -> client (§5) -------------------------------------------------------------------
 
 
-@_event
+@frozen_value
 class ServerWarning(SafeRepr):
     """§5.1: sent before session.created on the deprecated tag; its layout is unconfirmed."""
 
@@ -152,14 +161,14 @@ class ServerWarning(SafeRepr):
     message: str | None = secret_field()
 
 
-@_event
+@frozen_value
 class SessionCreated(SafeRepr):
     TYPE: ClassVar[str] = "session.created"
     event_id: str | None = None
     session_id: str | None = None
 
 
-@_event
+@frozen_value
 class SessionConfigured(SafeRepr):
     TYPE: ClassVar[str] = "session.configured"
     event_id: str | None = None
@@ -169,14 +178,14 @@ class SessionConfigured(SafeRepr):
     generate_initial_response: bool | None = None
 
 
-@_event
+@frozen_value
 class SessionUpdated(SafeRepr):
     TYPE: ClassVar[str] = "session.updated"
     event_id: str | None = None
     tools: tuple[Tool, ...] | None = None
 
 
-@_event
+@frozen_value
 class SpeechStarted(SafeRepr):
     TYPE: ClassVar[str] = "input_audio_buffer.speech_started"
     event_id: str | None = None
@@ -184,7 +193,7 @@ class SpeechStarted(SafeRepr):
     item_id: str | None = None
 
 
-@_event
+@frozen_value
 class SpeechStopped(SafeRepr):
     TYPE: ClassVar[str] = "input_audio_buffer.speech_stopped"
     event_id: str | None = None
@@ -192,7 +201,7 @@ class SpeechStopped(SafeRepr):
     item_id: str | None = None
 
 
-@_event
+@frozen_value
 class ConversationItemAdded(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.added"
     event_id: str | None = None
@@ -200,7 +209,7 @@ class ConversationItemAdded(SafeRepr):
     item: ConversationItem | None = None
 
 
-@_event
+@frozen_value
 class ConversationItemDone(SafeRepr):
     TYPE: ClassVar[str] = "conversation.item.done"
     event_id: str | None = None
@@ -208,14 +217,14 @@ class ConversationItemDone(SafeRepr):
     item: ConversationItem | None = None
 
 
-@_event
+@frozen_value
 class ResponseCreated(SafeRepr):
     TYPE: ClassVar[str] = "response.created"
     event_id: str | None = None
     response_id: str | None = None
 
 
-@_event
+@frozen_value
 class OutputAudioDelta(SafeRepr):
     """§5.10: agent audio, decoded from base64 to PCM16 LE mono at 48 kHz."""
 
@@ -233,7 +242,7 @@ class OutputAudioDelta(SafeRepr):
         return len(self.pcm) // BYTES_PER_SAMPLE
 
 
-@_event
+@frozen_value
 class OutputAudioDone(SafeRepr):
     TYPE: ClassVar[str] = "response.output_audio.done"
     event_id: str | None = None
@@ -243,7 +252,7 @@ class OutputAudioDone(SafeRepr):
     content_index: int | None = None
 
 
-@_event
+@frozen_value
 class FunctionCallArgumentsDelta(SafeRepr):
     TYPE: ClassVar[str] = "response.function_call_arguments.delta"
     event_id: str | None = None
@@ -253,7 +262,7 @@ class FunctionCallArgumentsDelta(SafeRepr):
     delta: str | None = secret_field()
 
 
-@_event
+@frozen_value
 class FunctionCallArgumentsDone(SafeRepr):
     TYPE: ClassVar[str] = "response.function_call_arguments.done"
     event_id: str | None = None
@@ -263,7 +272,7 @@ class FunctionCallArgumentsDone(SafeRepr):
     arguments: str | None = secret_field()
 
 
-@_event
+@frozen_value
 class ResponseDone(SafeRepr):
     """§5.14. ``reason`` is ``status_details.reason``; ``error_*`` come from ``status_details.error``."""
 
@@ -279,7 +288,7 @@ class ResponseDone(SafeRepr):
     usage: Usage | None = None
 
 
-@_event
+@frozen_value
 class ServerError(SafeRepr):
     """§5.15. ``client_event_id`` is ``error.event_id``: the client frame that caused it."""
 
@@ -295,7 +304,7 @@ class ServerError(SafeRepr):
 # --- frames that are not (known) Hydra events --------------------------------------------------
 
 
-@_event
+@frozen_value
 class Unparsed(SafeRepr):
     """A frame that could not be read as a Hydra event; ``reason`` never quotes the payload.
 
@@ -310,7 +319,7 @@ class Unparsed(SafeRepr):
     event_id: str | None = None
 
 
-@_event
+@frozen_value
 class Unknown(SafeRepr):
     """A JSON object with a ``type`` Hydra does not document for this direction."""
 

@@ -5,8 +5,18 @@ The relay hands capture's records to a ``JournalWriter`` (never blocking); final
 ``recorder.crypto.seal``.
 """
 
-from recorder.journal.errors import JournalCorrupt, JournalError, JournalLocked, JournalTruncated
-from recorder.journal.reader import JournalContents, delete_journal, list_journals, read_journal
+from recorder.journal.errors import (
+    JournalCorrupt,
+    JournalError,
+    JournalLocked,
+    JournalTruncated,
+)
+from recorder.journal.reader import (
+    JournalContents,
+    delete_journal,
+    list_journals,
+    read_journal,
+)
 from recorder.journal.segment import EndRecord, FailureRecord, MetaRecord, RotateRecord
 from recorder.journal.writer import FSYNC_POLICIES, FsyncPolicy, JournalWriter
 

@@ -22,7 +22,12 @@ from typing import Any
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
 from recorder.crypto.age import Identity
 from recorder.crypto.seal import SealError, SessionSeal
-from recorder.journal.errors import JournalCorrupt, JournalError, JournalLocked, JournalTruncated
+from recorder.journal.errors import (
+    JournalCorrupt,
+    JournalError,
+    JournalLocked,
+    JournalTruncated,
+)
 from recorder.journal.segment import (
     EndRecord,
     FailureRecord,

@@ -33,7 +33,7 @@ from typing import Any
 
 from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord
 from recorder.crypto.seal import SealError, SessionSeal
-from recorder.hydra.events import SafeRepr
+from recorder.hydra.events import SafeRepr, frozen_value
 from recorder.journal.errors import JournalCorrupt, JournalTruncated
 
 __all__ = [
@@ -71,17 +71,16 @@ K_AUDIO_JSON, K_FRAME_JSON = 0x12, 0x13
 _S2C, _BEFORE, _DISCARDED, _HAS_OUT, _HAS_CONTENT = 1, 2, 4, 8, 16
 _BYTES, _UNKNOWN = 2, 4
 
-_record = dataclass(frozen=True, slots=True, repr=False)
 
 
-@_record
+@frozen_value
 class MetaRecord(SafeRepr):
     """First record of a journal: what the proxy knows at accept time (never secrets)."""
 
     meta: dict[str, Any] = field(default_factory=dict, metadata={"secret": True})
 
 
-@_record
+@frozen_value
 class FailureRecord(SafeRepr):
     """Recording failed or degraded here: disk full, queue overflow, policy ``continue``...
 
@@ -96,12 +95,12 @@ class FailureRecord(SafeRepr):
     dropped_bytes: int = 0
 
 
-@_record
+@frozen_value
 class RotateRecord(SafeRepr):
     """Last record of a full segment: the journal continues in the next one."""
 
 
-@_record
+@frozen_value
 class EndRecord(SafeRepr):
     """The writer closed cleanly; ``end_meta`` is what the proxy knew at the end (CallMeta)."""
 

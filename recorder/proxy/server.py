@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from recorder.capture.records import Direction
 from recorder.capture.session import CaptureSession
@@ -176,7 +178,7 @@ class ProxyServer:
             self.stats.refused_upstream += 1
             refused = exc.response
             log.info("upstream refused %s with HTTP %d", plan.path, refused.status_code)
-            return _http_response(refused.status_code, refused.body or b"", refused.headers)
+            return _http_response(refused.status_code, bytes(refused.body or b""), refused.headers)
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             self.stats.unreachable += 1
             reason = scrub_text(str(exc) or type(exc).__name__)
@@ -229,8 +231,8 @@ class ProxyServer:
         )
 
     def _select_subprotocol(
-        self, connection: ServerConnection, offered: object
-    ) -> str | None:
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
         pending = self._pending.get(connection)
         return pending.upstream.subprotocol if pending else None
 

@@ -214,7 +214,8 @@ def _success(
             200, f"status {error_message(json.dumps(state).encode(), secrets=secrets)}", request_id
         )
     text = doc.get("transcription", doc.get("transcript", ""))
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    raw_metadata = doc.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     duration = _number(metadata.get("duration"))
     if duration is None:
         duration = _number(doc.get("audio_length"))

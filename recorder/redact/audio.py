@@ -72,6 +72,7 @@ def bleep_pcm(
             raise RedactionError("16-bit PCM must have an even number of bytes")
         samples = np.frombuffer(bytes(pcm), dtype="<i2").astype(np.int16)
     else:
+        assert isinstance(pcm, np.ndarray)
         if pcm.dtype != np.int16 or pcm.ndim not in (1, 2):
             raise RedactionError(f"expected int16 PCM of 1 or 2 dimensions, got {pcm.dtype} {pcm.shape}")
         samples = pcm.copy()

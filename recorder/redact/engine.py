@@ -15,12 +15,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from recorder.redact.context import (
-    CUE_INDEX, PARTIAL, QUANTITY_WORDS, SUPPRESS, Cue, Group, classify_digits,
+    CUE_INDEX,
+    PARTIAL,
+    QUANTITY_WORDS,
+    SUPPRESS,
+    Cue,
+    Group,
+    classify_digits,
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
-from recorder.redact.names import answer_name, find_names
 from recorder.redact.lexicon import FILLERS
-from recorder.redact.shapes import addresses, month_dates, spelled_letters, spoken_emails, spoken_ips
+from recorder.redact.names import answer_name, find_names
+from recorder.redact.shapes import (
+    addresses,
+    month_dates,
+    spelled_letters,
+    spoken_emails,
+    spoken_ips,
+)
 from recorder.redact.spans import Redaction, Span, make_redaction
 from recorder.redact.spoken import CODE, NumberRun, Token, number_runs, tokenize
 
@@ -112,9 +124,9 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         fixed(sh.first, sh.last, "fixed", "EMAIL")
     cues = _cues(tokens, claimed)
     if conv.carry is not None and conv.carry.best(conv.card_seen) == "PERSON":
-        sh = answer_name(tokens, claimed, 0, 6)
-        if sh is not None:
-            fixed(sh.first, sh.last, "fixed", "PERSON")
+        answer = answer_name(tokens, claimed, 0, 6)
+        if answer is not None:
+            fixed(answer.first, answer.last, "fixed", "PERSON")
     for sh in month_dates(tokens, claimed):
         fixed(sh.first, sh.last, "date")
     runs = number_runs(tokens, claimed)

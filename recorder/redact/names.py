@@ -10,7 +10,13 @@ frequent English word. Surnames extend a given name by up to two such tokens. Co
 from __future__ import annotations
 
 from recorder.redact.lexicon import (
-    AMBIGUOUS_NAMES, COMMON_WORDS, FILLERS, FIRST_NAMES, MONTHS, NUMBER_WORDS, US_STATES,
+    AMBIGUOUS_NAMES,
+    COMMON_WORDS,
+    FILLERS,
+    FIRST_NAMES,
+    MONTHS,
+    NUMBER_WORDS,
+    US_STATES,
 )
 from recorder.redact.shapes import Shape
 from recorder.redact.spoken import WORD, Token

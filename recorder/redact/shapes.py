@@ -10,9 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recorder.redact.lexicon import (
-    COMMON_WORDS, DIGIT_WORDS, EMAIL_CONNECTORS, FILLERS, MAIL_PROVIDERS, MONTHS, NATO,
-    NUMBER_WORDS, ORDINALS, STATE_FIRST_WORDS, STATE_SECOND_WORDS, STREET_SUFFIXES, TLDS,
-    UNIT_WORDS, US_STATES,
+    COMMON_WORDS,
+    DIGIT_WORDS,
+    EMAIL_CONNECTORS,
+    FILLERS,
+    MAIL_PROVIDERS,
+    MONTHS,
+    NATO,
+    NUMBER_WORDS,
+    ORDINALS,
+    STATE_FIRST_WORDS,
+    STATE_SECOND_WORDS,
+    STREET_SUFFIXES,
+    TLDS,
+    UNIT_WORDS,
+    US_STATES,
 )
 from recorder.redact.spoken import CODE, NUM, ORD, PUNCT, WORD, NumberRun, Token, run_at
 

@@ -14,7 +14,14 @@ import re
 from dataclasses import dataclass
 
 from recorder.redact.lexicon import (
-    DIGIT_WORDS, FILLERS, HOMOPHONES, ORDINAL_SUFFIXES, REPEATS, SCALES, TEENS, TENS,
+    DIGIT_WORDS,
+    FILLERS,
+    HOMOPHONES,
+    ORDINAL_SUFFIXES,
+    REPEATS,
+    SCALES,
+    TEENS,
+    TENS,
 )
 
 WORD, NUM, CODE, ORD, PUNCT = "w", "n", "c", "o", "p"

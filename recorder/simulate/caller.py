@@ -241,7 +241,7 @@ async def run_call(
         ws = await connect(target, additional_headers=dict(headers or {}), max_size=None,
                            compression=None, open_timeout=script.open_timeout_s)
     except InvalidStatus as exc:
-        raise UpstreamRefused(exc.response.status_code, exc.response.body or b"") from exc
+        raise UpstreamRefused(exc.response.status_code, bytes(exc.response.body or b"")) from exc
     except (OSError, InvalidHandshake, TimeoutError) as exc:
         raise UpstreamUnreachable(scrub_text(target), scrub_text(str(exc))) from exc
     caller = _Caller(ws, script, realtime)

@@ -344,7 +344,7 @@ def serve_pulse(
     """Serve until `stop` is set; without one, until SIGINT or SIGTERM (main thread only)."""
     own = stop is None
     event = stop or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         event.set()

@@ -57,7 +57,14 @@ from recorder.errors import IntegrityError, RecorderError
 from recorder.redact import bleep_pcm, redact_words
 from recorder.redact.audio import DEFAULT_PAD_MS
 from recorder.transcribe import jobs
-from recorder.transcribe.merge import AGENT, CALLER, conversation_text, group_turns, merge_channels, to_timeline
+from recorder.transcribe.merge import (
+    AGENT,
+    CALLER,
+    conversation_text,
+    group_turns,
+    merge_channels,
+    to_timeline,
+)
 
 logger = logging.getLogger(__name__)
 
