@@ -22,13 +22,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, exc, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from recorder.db.engine import transaction
+from recorder.db.engine import retrying_transaction
 from recorder.db.ledger import GENESIS, ChainProblem, check_links
 from recorder.db.models import AccessLogEntry
-from recorder.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +131,12 @@ def record_access(
     Returns the entry's seq. Committed before the caller touches any plaintext, so an access
     that fails half-way is still on record.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction(engine) as session:
-                entry = append(session, actor=actor, action=action, reason=reason,
-                               session_id=session_id, detail=detail, now=now)
-                seq = entry.seq
-            logger.info("access %d: %s %s %s", seq, actor, action, session_id or "-")
-            return seq
-        except DatabaseError as error:
-            if not isinstance(error.__cause__, exc.IntegrityError) or attempt == attempts:
-                raise
-            logger.info("access log append collided; retrying (%d)", attempt)
-    raise AssertionError("unreachable")
+    seq = retrying_transaction(
+        engine,
+        lambda session: append(session, actor=actor, action=action, reason=reason,
+                               session_id=session_id, detail=detail, now=now).seq,
+        what="access log append",
+        attempts=attempts,
+    )
+    logger.info("access %d: %s %s %s", seq, actor, action, session_id or "-")
+    return seq

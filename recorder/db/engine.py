@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from recorder.errors import ConfigError, DatabaseError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -59,6 +61,26 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
     except exc.SQLAlchemyError as error:
         raise DatabaseError(safe_url(str(engine.url)), _first_line(error)) from error
+
+
+def retrying_transaction(
+    engine: Engine, work: Callable[[Session], T], *, what: str, attempts: int = 5
+) -> T:
+    """Run `work` in one transaction, again on a unique-key collision.
+
+    Hash chains (the ledger, the access log) number their entries last + 1: two writers
+    appending at once collide on the primary key, and the loser's whole transaction is run
+    again on the new head of the chain.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine) as session:
+                return work(session)
+        except DatabaseError as error:
+            if not isinstance(error.__cause__, exc.IntegrityError) or attempt == attempts:
+                raise
+            log.info("%s collided with a concurrent writer; retrying (%d)", what, attempt)
+    raise AssertionError("unreachable")
 
 
 def _first_line(error: Exception) -> str:

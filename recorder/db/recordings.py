@@ -12,20 +12,18 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from sqlalchemy import Engine, exc, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from recorder.capture.records import CallSummary
 from recorder.db import ledger
-from recorder.db.engine import transaction
+from recorder.db.engine import retrying_transaction
 from recorder.db.models import CallSession, Recording
 from recorder.db.write import CallMeta, write_call
-from recorder.errors import DatabaseError, IntegrityError
+from recorder.errors import IntegrityError
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +85,6 @@ def ensure_ledger_entry(session: Session, info: RecordingInfo, *, now: dt.dateti
         )
 
 
-def _retrying_ledger(engine: Engine, what: str, work: Callable[[Session], T], attempts: int) -> T:
-    """Run `work` in one transaction; a concurrent ledger append makes the ledger's primary
-    key collide, and then the whole transaction is run again on the new chain head."""
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction(engine) as session:
-                return work(session)
-        except DatabaseError as error:
-            if not isinstance(error.__cause__, exc.IntegrityError) or attempt == attempts:
-                raise
-            logger.info("ledger append for %s collided; retrying (%d)", what, attempt)
-    raise AssertionError("unreachable")
-
-
 def record_archive(
     engine: Engine,
     meta: CallMeta,
@@ -125,7 +109,7 @@ def record_archive(
         ensure_ledger_entry(session, info, now=now)
         return new_call
 
-    return _retrying_ledger(engine, meta.id, work, attempts)
+    return retrying_transaction(engine, work, what=f"ledger append for {meta.id}", attempts=attempts)
 
 
 def record_version(engine: Engine, info: RecordingInfo, *, now: dt.datetime, attempts: int = 5) -> None:
@@ -135,4 +119,4 @@ def record_version(engine: Engine, info: RecordingInfo, *, now: dt.datetime, att
         write_recording(session, info)
         ensure_ledger_entry(session, info, now=now)
 
-    _retrying_ledger(engine, info.session_id, work, attempts)
+    retrying_transaction(engine, work, what=f"ledger append for {info.session_id}", attempts=attempts)
