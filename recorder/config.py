@@ -37,6 +37,8 @@ class Settings:
     api_key: str = field(default="", repr=False)
     listen: str = "127.0.0.1:8765"
     max_sessions: int = 100
+    max_sessions_per_client: int = 0  # 0: no per-address limit (clients behind one NAT/LB)
+    max_message_mb: int = 8  # per message, either leg, after decompression
     workers: int = 1
     drain_timeout_s: float = 30.0
     open_timeout_s: float = 10.0
@@ -126,6 +128,10 @@ def load_settings(
     settings = dataclasses.replace(Settings(), **values)
     if settings.max_sessions < 1:
         raise ConfigError("max_sessions", "settings", "must be at least 1")
+    if settings.max_sessions_per_client < 0:
+        raise ConfigError("max_sessions_per_client", "settings", "must be 0 (no limit) or more")
+    if not 1 <= settings.max_message_mb <= 1024:
+        raise ConfigError("max_message_mb", "settings", "must be between 1 and 1024 (MiB)")
     if settings.workers < 1:
         raise ConfigError("workers", "settings", "must be at least 1")
     if settings.workers > 1 and settings.listen_host_port()[1] == 0:

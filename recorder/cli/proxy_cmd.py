@@ -54,6 +54,11 @@ async def run_proxy(
 @click.option("--listen", help="HOST:PORT to accept clients on [127.0.0.1:8765].")
 @click.option("--upstream", "upstream_url", help="Hydra endpoint (also $RECORDER_UPSTREAM_URL).")
 @click.option("--max-sessions", type=int, help="Concurrent calls before server_full + 1013.")
+@click.option("--max-sessions-per-client", type=int,
+              help="Concurrent calls from one client address before server_full [0: no limit].")
+@click.option("--max-message-mb", type=int,
+              help="Largest message either side may send, decompressed, in MiB [8]; "
+                   "a larger one ends the call with 1009.")
 @click.option("--workers", type=int,
               help="Proxy processes sharing the port, one per core beyond ~100 calls [1].")
 @click.option("--drain-timeout", "drain_timeout_s", type=float,

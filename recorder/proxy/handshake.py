@@ -6,6 +6,8 @@ recorder's own `X-Recorder-*` headers are read as metadata and never forwarded.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -53,6 +55,45 @@ class UpstreamRequest:
 
     def __repr__(self) -> str:  # the URL and headers may hold the API key
         return f"UpstreamRequest(path={self.path!r}, query={self.scrubbed_query!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnUpgrade:
+    """The HTTP answer to a request that is not a WebSocket upgrade (no call, no Hydra)."""
+
+    status: int
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _tokens(headers: Iterable[tuple[str, str]], name: str) -> list[str]:
+    return [t.strip().lower() for k, v in headers if k.lower() == name for t in v.split(",")]
+
+
+def upgrade_refusal(method: str, headers: Iterable[tuple[str, str]]) -> NotAnUpgrade | None:
+    """Why this request cannot open a WebSocket call (RFC 6455 §4.2.1), or None if it can.
+
+    Checked before a capacity slot is taken or Hydra is contacted, so a plain GET, a POST or a
+    malformed upgrade costs nothing and leaves no trace but its answer.
+    """
+    headers = list(headers)
+    if method != "GET":
+        return NotAnUpgrade(405, f"{method} is not allowed: open a WebSocket with GET", (("Allow", "GET"),))
+    if "websocket" not in _tokens(headers, "upgrade") or "upgrade" not in _tokens(headers, "connection"):
+        return NotAnUpgrade(426, "this endpoint only speaks WebSocket (Upgrade: websocket)",
+                            (("Upgrade", "websocket"),))
+    keys = [v for k, v in headers if k.lower() == "sec-websocket-key"]
+    try:
+        valid_key = len(keys) == 1 and len(base64.b64decode(keys[0].strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        valid_key = False
+    if not valid_key:
+        return NotAnUpgrade(400, "missing or invalid Sec-WebSocket-Key")
+    versions = [v.strip() for k, v in headers if k.lower() == "sec-websocket-version"]
+    if versions != ["13"]:
+        return NotAnUpgrade(426, "unsupported Sec-WebSocket-Version; this endpoint speaks 13",
+                            (("Sec-WebSocket-Version", "13"),))
+    return None
 
 
 def validate_upstream(url: str) -> str:

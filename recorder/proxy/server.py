@@ -1,8 +1,11 @@
-"""The proxy server: handshake mirroring, capacity, drain, and finalization of each call.
+"""The proxy server: handshake mirroring, admission, drain, and finalization of each call.
 
-reference/hydra-protocol.md §14.6 and DESIGN.md "Transparency contract". The upstream
-connection is opened inside `process_request`, i.e. during the client's handshake, so a
-refusal reaches the client as the same HTTP status.
+The upstream connection is opened inside `process_request`, i.e. during the client's
+handshake, so a refusal reaches the client as the same HTTP status. Before that, a request
+that is not a WebSocket upgrade is answered with an HTTP status and a capacity slot is taken
+(`admission`); the slot and the upstream connection travel with the client connection
+(`_ClientConnection`), so a handshake that fails after Hydra answered frees both at once.
+The call's journal is opened only once the client's handshake has succeeded.
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import CLOSED, CONNECTING, OPEN
+from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from recorder.capture.records import Direction
@@ -33,12 +40,14 @@ from recorder.capture.session import CaptureSession
 from recorder.config import Settings
 from recorder.db.write import CallMeta
 from recorder.errors import RecorderError
+from recorder.proxy.admission import Admission, Slot
 from recorder.proxy.handshake import (
     REFUSAL_HEADERS,
     UpstreamRequest,
     plan_upstream,
     recording_failed_frame,
     server_full_frame,
+    upgrade_refusal,
     validate_upstream,
 )
 from recorder.proxy.recording import CallRecording, Recorder
@@ -57,7 +66,7 @@ class _Pending:
     upstream: ClientConnection
     meta: CallMeta
     origin_ns: int
-    recording: CallRecording | None
+    slot: Slot
 
 
 @dataclass(slots=True)
@@ -66,16 +75,22 @@ class ProxyStats:
     refused_upstream: int = 0
     unreachable: int = 0
     over_capacity: int = 0
+    not_upgrades: int = 0
+    abandoned_handshakes: int = 0
     recording_failures: int = 0
     finalize_failures: int = 0
     relays: dict[str, Relay] = field(default_factory=dict)
 
 
-def _http_response(status: int, body: bytes, headers: Headers | None = None) -> Response:
+def _http_response(
+    status: int, body: bytes, headers: Headers | None = None, *, extra: Headers | None = None
+) -> Response:
     out = Headers()
     for name, value in (headers or Headers()).raw_items():
         if name.lower() in REFUSAL_HEADERS:
             out[name] = value
+    for name, value in (extra or Headers()).raw_items():
+        out[name] = value
     if "Content-Type" not in out:
         out["Content-Type"] = "text/plain; charset=utf-8"
     out["Content-Length"] = str(len(body))
@@ -87,6 +102,49 @@ def _http_response(status: int, body: bytes, headers: Headers | None = None) -> 
     return Response(status, phrase, out, body)
 
 
+class _AnsweringProtocol(ServerProtocol):
+    """websockets closes silently on bytes that are not an HTTP request; answer 400 instead."""
+
+    _answered = False
+
+    def send_eof(self) -> None:
+        failed = self.handshake_exc
+        if (self.state is CONNECTING and not self._answered and isinstance(failed, InvalidMessage)
+                and not isinstance(failed.__cause__, EOFError)):
+            self._answered = True
+            self.send_response(_http_response(400, b"recorder: not an HTTP request\n"))
+            return  # send_response ends the connection (and calls us again)
+        super().send_eof()
+
+
+class _ClientConnection(ServerConnection):
+    """A client connection that carries its admission: the slot and upstream it was given.
+
+    Whatever ends the handshake without opening the connection (an invalid request that
+    websockets rejects, the client vanishing, the handshake timeout), `handshake` hands the
+    slot and the upstream back to the proxy, so nothing outlives a call that never started.
+    """
+
+    def __init__(self, *args: Any, on_abandoned: Callable[[_Pending], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protocol.__class__ = _AnsweringProtocol
+        self.call: _Pending | None = None
+        self._on_abandoned = on_abandoned
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().handshake(*args, **kwargs)
+        finally:
+            if self.protocol.state is not OPEN and self.call is not None:
+                pending, self.call = self.call, None
+                self._on_abandoned(pending)
+
+    @property
+    def client_address(self) -> str:
+        peer = self.remote_address
+        return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+
+
 class ProxyServer:
     """Owns the listening socket and every call's relay."""
 
@@ -94,8 +152,8 @@ class ProxyServer:
         self.settings = settings
         self._upstream_base = validate_upstream(settings.upstream_url)
         self._recorder = recorder
-        self._pending: dict[ServerConnection, _Pending] = {}
-        self._full: set[ServerConnection] = set()
+        self._admission = Admission(settings.max_sessions, settings.max_sessions_per_client)
+        self._closing: set[asyncio.Task[None]] = set()  # upstreams of abandoned handshakes
         self._draining = False
         self._server: Server | None = None
         # Archiving is CPU work in Python (replay, render): one call at a time, so that it
@@ -106,7 +164,12 @@ class ProxyServer:
 
     @property
     def active_calls(self) -> int:
-        return len(self.stats.relays)
+        """Calls holding a slot: being set up or running (what `/healthz` reports)."""
+        return self._admission.taken
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.settings.max_message_mb * 2**20
 
     async def start(self, *, reuse_port: bool = False) -> Server:
         """Listen; `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
@@ -118,12 +181,13 @@ class ProxyServer:
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
             ssl=self._server_tls(),
-            max_size=None,
+            max_size=self.max_message_bytes,  # bounds the decompressed size too
             max_queue=64,
             ping_interval=None,
             compression="deflate",
             server_header=None,
             reuse_port=reuse_port or None,
+            create_connection=self._new_connection,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self._server
@@ -142,23 +206,54 @@ class ProxyServer:
 
     # -- handshake ---------------------------------------------------------------------------
 
+    def _new_connection(self, *args: Any, **kwargs: Any) -> _ClientConnection:
+        return _ClientConnection(*args, on_abandoned=self._abandoned, **kwargs)
+
+    def _abandoned(self, pending: _Pending) -> None:
+        """The client's handshake failed after Hydra accepted: free the slot, close Hydra."""
+        pending.slot.release()
+        self.stats.abandoned_handshakes += 1
+        log.info("a client left during its handshake; closing its upstream connection")
+        task = asyncio.get_running_loop().create_task(pending.upstream.close(CloseCode.GOING_AWAY, ""))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        assert isinstance(connection, _ClientConnection)
         if request.path.split("?")[0] == "/healthz" and "Upgrade" not in request.headers:
-            body = json.dumps(
-                {"status": "draining" if self._draining else "ok", "active_calls": self.active_calls}
-            ).encode()
+            body = json.dumps({
+                "status": "draining" if self._draining else "ok",
+                "active_calls": self.active_calls,
+                "max_sessions": self.settings.max_sessions,
+            }).encode()
             return _http_response(200, body, Headers({"Content-Type": "application/json"}))
+        refusal = upgrade_refusal(request.method, request.headers.raw_items())
+        if refusal is not None:
+            self.stats.not_upgrades += 1
+            return _http_response(refusal.status, f"recorder: {refusal.message}\n".encode(),
+                                  extra=Headers(list(refusal.headers)))
         if self._draining:
             return _http_response(503, b"recorder is shutting down; retry on another instance\n")
-        if self.active_calls + len(self._pending) >= self.settings.max_sessions:
-            self._full.add(connection)  # answered like Hydra: upgrade, server_full, 1013
-            return None
+        client = connection.client_address
+        slot = self._admission.take(client)  # no await between the check and the count
+        if slot is None:
+            log.warning("refusing a call: %s", self._admission.refusal(client))
+            return None  # answered like Hydra in _handle: upgrade, server_full, 1013
         if disk := self._recorder.disk_too_full():
+            slot.release()
             log.error("refusing a call: %s", disk)
-            self._full.add(connection)
             return None
+        try:
+            return await self._open_upstream(connection, request, slot)
+        finally:
+            if connection.call is None:  # refused, unreachable, failed or cancelled
+                slot.release()
+
+    async def _open_upstream(
+        self, connection: _ClientConnection, request: Request, slot: Slot
+    ) -> Response | None:
         plan = plan_upstream(self._upstream_base, request.path, request.headers.raw_items())
         try:
             upstream = await connect(
@@ -169,7 +264,7 @@ class ProxyServer:
                 compression="deflate" if plan.compression else None,
                 ssl=self._upstream_tls(),
                 open_timeout=self.settings.open_timeout_s,
-                max_size=None,
+                max_size=self.max_message_bytes,
                 max_queue=64,
                 ping_interval=None,
                 close_timeout=5,
@@ -195,12 +290,7 @@ class ProxyServer:
             query=plan.scrubbed_query,
             metadata=plan.metadata,
         )
-        origin_ns = time.monotonic_ns()
-        recording = await self._open_recording(meta, upstream)
-        if recording is None and self.settings.recording_failure == "close":
-            await upstream.close(CloseCode.GOING_AWAY, "")
-            return _http_response(503, b"recorder: cannot record this call; retry later\n")
-        self._pending[connection] = _Pending(plan, upstream, meta, origin_ns, recording)
+        connection.call = _Pending(plan, upstream, meta, time.monotonic_ns(), slot)
         return None
 
     async def _open_recording(self, meta: CallMeta, upstream: ClientConnection) -> CallRecording | None:
@@ -233,21 +323,36 @@ class ProxyServer:
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        pending = self._pending.get(connection)
+        pending = connection.call if isinstance(connection, _ClientConnection) else None
         return pending.upstream.subprotocol if pending else None
 
     # -- call --------------------------------------------------------------------------------
 
     async def _handle(self, client: ServerConnection) -> None:
-        if client in self._full:
-            self._full.discard(client)
+        assert isinstance(client, _ClientConnection)
+        pending, client.call = client.call, None
+        if pending is None:  # refused at the handshake (capacity, disk): answered like Hydra
             self.stats.over_capacity += 1
-            await client.send(server_full_frame(f"rec_{uuid.uuid4().hex[:16]}"))
-            await client.close(CloseCode.TRY_AGAIN_LATER, "server_full")
-            log.warning("refused a call: %d calls active (limit)", self.active_calls)
+            try:
+                await client.send(server_full_frame(f"rec_{uuid.uuid4().hex[:16]}"))
+                await client.close(CloseCode.TRY_AGAIN_LATER, "server_full")
+            except ConnectionClosed:
+                pass
             return
-        pending = self._pending.pop(client)
-        meta, recording = pending.meta, pending.recording
+        try:
+            await self._call(client, pending)
+        finally:  # whatever happened to the call's task
+            pending.slot.release()
+            if pending.upstream.state is not CLOSED:
+                await pending.upstream.close(CloseCode.GOING_AWAY, "")
+
+    async def _call(self, client: ServerConnection, pending: _Pending) -> None:
+        meta = pending.meta
+        recording = await self._open_recording(meta, pending.upstream)
+        if recording is None and self.settings.recording_failure == "close":
+            await client.send(recording_failed_frame(f"rec_{uuid.uuid4().hex[:16]}"))
+            await client.close(CloseCode.INTERNAL_ERROR, "recording failed")
+            return
         capture = recording.capture if recording else CaptureSession(
             gap_threshold_ms=self.settings.gap_threshold_ms
         )
@@ -260,6 +365,7 @@ class ProxyServer:
             result = await relay.run()
         finally:
             del self.stats.relays[meta.id]
+            pending.slot.release()
             await pending.upstream.close()
         ended_ns = time.monotonic_ns() - pending.origin_ns
         meta = dataclasses.replace(
@@ -313,4 +419,6 @@ class ProxyServer:
             for relay in relays:
                 relay.abort(None, CloseCode.GOING_AWAY, "recorder shutting down")
             await self._server.wait_closed()
+        if self._closing:
+            await asyncio.wait(self._closing)
         self._archiver.shutdown(wait=True)
