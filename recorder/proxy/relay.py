@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from websockets.asyncio.connection import Connection
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, PayloadTooBig
 from websockets.frames import EXTERNAL_CLOSE_CODES, CloseCode
 
 from recorder.capture.records import Direction
@@ -39,6 +39,12 @@ def forwardable(code: int | None, reason: str, *, lost: int) -> tuple[int | None
     if code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000:
         return code, reason
     return lost, reason
+
+
+def refused_as_too_big(connection: Connection) -> str | None:
+    """Why the proxy itself closed this leg with 1009 (a message over `--max-message-mb`)."""
+    failure = connection.protocol.parser_exc
+    return str(failure) if isinstance(failure, PayloadTooBig) else None
 
 
 @dataclass(slots=True)
@@ -133,10 +139,18 @@ class Relay:
         if src.close_code is None:  # src still open: we stopped because dst went away
             return
         from_client = direction is Direction.C2S
+        too_big = refused_as_too_big(src)
         if self.result.close_side is None:
             self.result.close_side = "client" if from_client else "upstream"
             self.result.close_code = src.close_code
             self.result.close_reason = src.close_reason or ""
+            if too_big is not None:  # the proxy refused the message: on record as such
+                self.result.close_side = "proxy"
+                self.result.close_code = CloseCode.MESSAGE_TOO_BIG
+                self.result.close_reason = f"{'client' if from_client else 'Hydra'} {too_big}"
         lost = CloseCode.GOING_AWAY if from_client else CloseCode.INTERNAL_ERROR
         code, reason = forwardable(src.close_code, src.close_reason or "", lost=lost)
+        if too_big is not None:  # Hydra did nothing wrong (1001); the client learns why (1009)
+            code, reason = (lost, "") if from_client else (
+                CloseCode.MESSAGE_TOO_BIG, "Hydra sent a message over the recorder's size limit")
         await dst.close(code, reason)  # type: ignore[arg-type]
