@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from recorder.archive import calljson
+from recorder.archive.ledger_head import HeadCheckpoint
 from recorder.archive.manifest import (
     FileEntry,
     Manifest,
@@ -224,7 +225,8 @@ def finalize_call(
         created_at=dt.datetime.fromisoformat(manifest.created_at),
     )
     meta = dataclasses.replace(meta, state=manifest.state)
-    rows = record_archive(engine, meta, summary, info, now=clock(), redact_json=redact_json)
+    rows = record_archive(engine, meta, summary, info, now=clock(), redact_json=redact_json,
+                          head=HeadCheckpoint(home, keystore))
     elapsed = time.perf_counter() - t0
     logger.info(
         "call %s archived to %s (%s, manifest %d%s, rows %s) in %.2fs",

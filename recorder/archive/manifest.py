@@ -155,5 +155,8 @@ def verify_manifest(
         text = signature.decode("ascii")
     except UnicodeDecodeError:
         raise SignatureInvalid(name + SIG_SUFFIX, "signature is not base64 text") from None
-    verify(data, decode_signature(text, name=name + SIG_SUFFIX), key, name=name)
+    raw = decode_signature(text, name=name + SIG_SUFFIX)
+    if signature != encode_signature(raw).encode("ascii") + b"\n":  # byte for byte, newline too
+        raise SignatureInvalid(name + SIG_SUFFIX, "not byte for byte the signature file that was written")
+    verify(data, raw, key, name=name)
     return manifest

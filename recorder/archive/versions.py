@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from recorder.archive.finalize import check_archive
+from recorder.archive.ledger_head import HeadCheckpoint
 from recorder.archive.manifest import FileEntry, Manifest, sha256_hex, sign_manifest
 from recorder.archive.store import ArchiveStore
 from recorder.crypto.keys import KeyStore
@@ -78,6 +79,6 @@ def publish_version(
         reason=manifest.reason, manifest_version=manifest.version, manifest_sha256=sha256_hex(data),
         key_ids=manifest.key_ids, created_at=dt.datetime.fromisoformat(latest.created_at),
     )
-    record_version(engine, info, now=now)
+    record_version(engine, info, now=now, head=HeadCheckpoint(home, keystore))
     logger.info("archive %s: manifest %d published (%d files)", info.archive_path, manifest.version, len(files))
     return manifest

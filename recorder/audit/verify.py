@@ -7,7 +7,9 @@ Three sources must agree (DESIGN.md "Encryption and integrity"):
   manifest lists has exactly that size and SHA-256; no other file is in the directory;
 * the ledger: an unbroken hash chain (``db.ledger.check_chain``) whose entries each pin a
   manifest present on disk with that SHA-256, and every manifest on disk has its entry;
-* the recordings table: one row per archive, pointing at it and at its latest manifest.
+* the recordings table: one row per archive, pointing at it and at its latest manifest;
+* the signed ledger head (``archive.ledger_head``): the ledger still reaches the entry it names,
+  with the same hash, and goes no further; so removing the newest calls is seen too.
 
 Nothing is decrypted. Each disagreement is one ``Problem`` naming the record (a file path
 relative to the data dir, ``recordings row <id>`` or ``ledger entry <seq>``) and what is wrong:
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from recorder.archive.ledger_head import HEAD_FILE, HeadInvalid, LedgerHead, read_head
 from recorder.archive.manifest import (
     SIG_SUFFIX,
     Manifest,
@@ -186,6 +189,35 @@ class _Verifier:
                     self.add(MISSING, f"ledger entry for {a.rel}/{manifest_name(v)}",
                              "the manifest is on disk but not in the ledger", sid)
 
+    def head(self, entries: list[LedgerEntry], head: LedgerHead | None, home: Path) -> None:
+        """The chain against its signed head; ``head`` was read before the chain was."""
+        last = max((e.seq for e in entries), default=0)
+        if head is None:
+            if entries:
+                self.add(MISSING, HEAD_FILE, f"the ledger has {len(entries)} entries but no signed "
+                         "checkpoint of its head: the checkpoint was deleted")
+            return
+        if head.since_seq > 1:
+            logger.warning("the signed ledger head starts at entry %d: removal of entries before "
+                           "it shows only in the chain", head.since_seq)
+        at_head = next((e for e in entries if e.seq == head.seq), None)
+        if head.seq > last:
+            gap = f"{last + 1}" if head.seq == last + 1 else f"{last + 1}..{head.seq}"
+            self.add(MISSING, f"ledger entries {gap}", f"the signed ledger head names entry {head.seq} "
+                     f"but the ledger ends at {last}: the newest entries were removed")
+        elif at_head is not None and at_head.entry_hash != head.entry_hash:
+            self.add(ALTERED, f"ledger entry {head.seq}", "does not match the signed ledger head")
+        elif head.seq < last:
+            try:
+                later = read_head(home, self.keys)  # an append may have committed meanwhile
+            except HeadInvalid:
+                later = None
+            if later is None or later.seq < last:
+                self.add(MISSING, f"signed ledger head for entries {head.seq + 1}..{last}",
+                         f"{HEAD_FILE} names entry {head.seq}: later entries are not covered (an "
+                         "older checkpoint put back, or a crash right after a commit: run "
+                         "`recorder recover`)")
+
     def recordings(self, rows: list[Recording], archives: dict[str, _Archive]) -> None:
         seen: set[str] = set()
         for r in rows:
@@ -219,10 +251,20 @@ def verify(
                   f"(the first is {archives[path.name].rel})", path.name)
             continue
         archives[path.name] = v.archive(path)
+    try:  # before the chain: a head written after this read names an entry the chain has
+        head = read_head(Path(home), verify_keys)
+    except HeadInvalid as exc:
+        v.add(ALTERED, HEAD_FILE, exc.reason)
+        head = None
+        head_checked = False
+    else:
+        head_checked = True
     with transaction(engine) as db:
         entries = read_chain(db)
         rows = [r for r in list_recordings(db) if session is None or r.session_id == session]
         v.ledger(entries, archives, session)
+        if head_checked:
+            v.head(entries, head, Path(home))
         v.recordings(rows, archives)
         if session is None:  # who read what is evidence too: its chain must hold
             for problem in access_log.check_chain(access_log.read(db)):

@@ -7,8 +7,9 @@ Each entry pins one manifest (session id, version, SHA-256) and chains to the en
     prev_hash  = entry_hash of entry seq-1, or 64 zeros for seq 1
 
 So an edited row no longer matches its own hash, and a deleted row breaks the next row's
-``prev_hash`` (or, for the last row, leaves a manifest on disk with no entry; ``verify`` checks
-that). Sequence numbers are assigned here as last + 1, not by the database, so two concurrent
+``prev_hash``. Deleting the newest rows leaves a shorter chain that is still valid, so every
+commit that appends (or confirms) an entry hands it to a ``HeadSink``: a signed checkpoint of
+the head kept outside the database (``archive.ledger_head``), which ``verify`` compares. Sequence numbers are assigned here as last + 1, not by the database, so two concurrent
 appenders collide on the primary key and one retries (``recordings.record_archive``) instead
 of forking the chain. Functions take a ``Session``; only shells commit.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from recorder.db.models import LedgerEntry
@@ -69,6 +70,18 @@ def find_entry(session: Session, session_id: str, manifest_version: int) -> Ledg
     ).first()
 
 
+class HeadSink(Protocol):
+    """Where the head goes once it is committed (``archive.ledger_head.HeadCheckpoint``)."""
+
+    def advance(self, seq: int, entry_hash: str) -> None: ...
+
+
+def pin_head(session: Session, entry: LedgerEntry, head: HeadSink) -> None:
+    """Once this transaction commits, hand ``entry`` to ``head`` (nothing if it rolls back)."""
+    seq, digest = entry.seq, entry.entry_hash
+    event.listen(session, "after_commit", lambda _session: head.advance(seq, digest), once=True)
+
+
 def append(
     session: Session,
     session_id: str,
@@ -76,8 +89,9 @@ def append(
     manifest_sha256: str,
     *,
     now: dt.datetime,
+    head: HeadSink,
 ) -> LedgerEntry:
-    """Add the next entry of the chain (flushed, not committed)."""
+    """Add the next entry of the chain (flushed, not committed); ``head`` learns of it on commit."""
     last = last_entry(session)
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.entry_hash
@@ -93,6 +107,7 @@ def append(
     )
     session.add(entry)
     session.flush()
+    pin_head(session, entry, head)
     return entry
 
 

@@ -72,12 +72,21 @@ def write_recording(session: Session, info: RecordingInfo) -> Recording:
     return row
 
 
-def ensure_ledger_entry(session: Session, info: RecordingInfo, *, now: dt.datetime) -> None:
-    """Append the manifest's ledger entry unless it is already there (then it must match)."""
+def ensure_ledger_entry(
+    session: Session, info: RecordingInfo, *, now: dt.datetime, head: ledger.HeadSink
+) -> None:
+    """Append the manifest's ledger entry unless it is already there (then it must match).
+
+    Either way ``head`` learns of the entry after the commit, so a run killed between an
+    earlier commit and its checkpoint is made good by running it again.
+    """
     entry = ledger.find_entry(session, info.session_id, info.manifest_version)
     if entry is None:
-        ledger.append(session, info.session_id, info.manifest_version, info.manifest_sha256, now=now)
-    elif entry.manifest_sha256 != info.manifest_sha256:
+        ledger.append(session, info.session_id, info.manifest_version, info.manifest_sha256,
+                      now=now, head=head)
+        return
+    ledger.pin_head(session, entry, head)
+    if entry.manifest_sha256 != info.manifest_sha256:
         raise IntegrityError(
             info.archive_path,
             f"ledger entry {entry.seq} pins a different manifest {info.manifest_version}; "
@@ -92,6 +101,7 @@ def record_archive(
     info: RecordingInfo,
     *,
     now: dt.datetime,
+    head: ledger.HeadSink,
     redact_json: Callable[[str], str] | None = None,
     attempts: int = 5,
 ) -> bool:
@@ -106,17 +116,19 @@ def record_archive(
             write_call(session, meta, summary, redact_json=redact_json)
             session.flush()
         write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now)
+        ensure_ledger_entry(session, info, now=now, head=head)
         return new_call
 
     return retrying_transaction(engine, work, what=f"ledger append for {meta.id}", attempts=attempts)
 
 
-def record_version(engine: Engine, info: RecordingInfo, *, now: dt.datetime, attempts: int = 5) -> None:
+def record_version(
+    engine: Engine, info: RecordingInfo, *, now: dt.datetime, head: ledger.HeadSink, attempts: int = 5
+) -> None:
     """Move the recordings row to a newer manifest and append its ledger entry, if absent."""
 
     def work(session: Session) -> None:
         write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now)
+        ensure_ledger_entry(session, info, now=now, head=head)
 
     retrying_transaction(engine, work, what=f"ledger append for {info.session_id}", attempts=attempts)

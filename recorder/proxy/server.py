@@ -187,7 +187,7 @@ class ProxyServer:
             compression="deflate",
             server_header=None,
             reuse_port=reuse_port or None,
-            create_connection=self._new_connection,
+            create_connection=self._new_connection,  # type: ignore[arg-type]  # a factory is called the same way
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self._server

@@ -37,6 +37,7 @@ import soxr
 from sqlalchemy import Engine
 
 from recorder.archive.finalize import RECORDING, check_archive
+from recorder.archive.ledger_head import HeadCheckpoint
 from recorder.archive.manifest import sha256_hex
 from recorder.archive.render import canonical_json, decode_flac, encode_flac
 from recorder.archive.store import ArchiveStore
@@ -233,7 +234,7 @@ def _sync_row(ctx: Context, store_: ArchiveStore, archive_dir: Path, session_id:
             session_id=session_id, archive_path=store_.relative(archive_dir), state=manifest.state,
             reason=manifest.reason, manifest_version=manifest.version,
             manifest_sha256=sha256_hex(data), key_ids=manifest.key_ids, created_at=created,
-        ), now=ctx.clock())
+        ), now=ctx.clock(), head=HeadCheckpoint(ctx.home, ctx.keystore))
     return manifest.version
 
 

@@ -343,9 +343,16 @@ def test_a_ledger_append_that_collides_is_retried(call: ScriptedCall, engine: En
     holder = sessionmaker(engine)()
     write_call(holder, call_meta("sess_a"), summary)
     holder.flush()
-    ledger.append(holder, "sess_a", 1, "a" * 64, now=now)  # seq 1, not yet committed
+    heads: list[int] = []  # what the signed checkpoint is told, after each commit only
+
+    class Heads:
+        def advance(self, seq: int, entry_hash: str) -> None:
+            heads.append(seq)
+
+    ledger.append(holder, "sess_a", 1, "a" * 64, now=now, head=Heads())  # seq 1, not yet committed
     done: list[bool] = []
-    worker = threading.Thread(target=lambda: done.append(record_archive(engine, call_meta("sess_b"), summary, info, now=now)))
+    worker = threading.Thread(target=lambda: done.append(
+        record_archive(engine, call_meta("sess_b"), summary, info, now=now, head=Heads())))
     worker.start()
     worker.join(0.5)  # the worker reads an empty ledger and waits on the uncommitted seq 1
     holder.commit()
@@ -356,3 +363,4 @@ def test_a_ledger_append_that_collides_is_retried(call: ScriptedCall, engine: En
         chain = read_chain(s)
     assert [(e.seq, e.session_id) for e in chain] == [(1, "sess_a"), (2, "sess_b")]
     assert ledger.check_chain(chain) == []
+    assert heads == [1, 2], "the collided attempt (seq 1 for sess_b) rolled back unannounced"

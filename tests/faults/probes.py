@@ -44,3 +44,32 @@ async def wait_for_active(port: int, expected: int, *, timeout: float = 10.0) ->
         if active == expected or loop.time() > deadline:
             return active
         await asyncio.sleep(0.05)
+
+
+async def short_call(url: str, frames: int = 10) -> None:
+    """A caller that says 0.2 s of quiet audio and hangs up normally."""
+    import base64
+
+    from websockets.asyncio.client import connect
+
+    audio = base64.b64encode(b"\x10\x00" * 320).decode()  # 20 ms at 16 kHz
+    async with connect(url, max_size=None) as ws:
+        await asyncio.wait_for(ws.recv(), 10)  # session.created
+        for _ in range(frames):
+            await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+        await ws.close(1000, "caller hung up")
+
+
+def record_calls(home: Any, database_url: str, count: int) -> None:
+    """`count` short calls through the real proxy and the Hydra stand-in, archived one by one."""
+    from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
+    from tests.conftest import TEST_API_KEY
+    from tests.integration.harness import proxy_settings, proxy_url, running_proxy
+
+    async def main() -> None:
+        async with run_hydra_sim(HydraSimConfig(seed=9)) as hydra:
+            async with running_proxy(proxy_settings(home, database_url, hydra.url)) as proxy:
+                for _ in range(count):
+                    await short_call(proxy_url(proxy, f"/waves/v1/s2s?model=hydra-v1.1&api_key={TEST_API_KEY}"))
+
+    asyncio.run(main())
