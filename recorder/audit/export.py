@@ -24,11 +24,13 @@ Output files are created 0600 in a 0700 directory; plaintext never lands anywher
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import logging
 import os
+import secrets
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -118,9 +120,17 @@ def check_out_dir(out: Path, *, force: bool) -> None:
         return
     if out.is_symlink() or not out.is_dir():
         raise ExportRefused(f"{out} exists and is not a directory")
-    empty = not any(out.iterdir())
+    entries = list(out.iterdir())
+    empty = not entries
     if not empty and not force:
         raise ExportRefused(f"{out} is not empty; choose an empty directory or add --force")
+    for entry in entries:  # --force replaces files: never one whose bytes live elsewhere too
+        info = entry.lstat()
+        if stat.S_ISLNK(info.st_mode) or (stat.S_ISREG(info.st_mode) and info.st_nlink > 1):
+            raise ExportRefused(
+                f"{entry} is a {'symbolic' if stat.S_ISLNK(info.st_mode) else 'hard'} link; "
+                "an export never writes through links: remove it or choose another directory"
+            )
     mode = stat.S_IMODE(out.stat().st_mode)
     if not empty and mode & 0o077:
         raise ExportRefused(
@@ -138,15 +148,26 @@ def _make_out_dir(out: Path) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Create (or, in a forced directory, replace) ``path`` 0600 before any byte lands."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, _FILE_MODE)
+    """Create (or, in a forced directory, replace) ``path`` 0600 before any byte lands.
+
+    The bytes go to a new file next to it that is then renamed over it, so a link put in
+    place after ``check_out_dir`` is replaced, never written through.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
     try:
-        os.fchmod(fd, _FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+        try:
+            os.fchmod(fd, _FILE_MODE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def encode_wav(samples: npt.NDArray[np.int16], rate: int) -> bytes:

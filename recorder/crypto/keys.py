@@ -59,6 +59,7 @@ from recorder.crypto.signing import (
     parse_verify_key,
 )
 from recorder.errors import ConfigError
+from recorder.private import make_private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class KeyStore:
         _write_file(self._index_path(), json.dumps(doc, indent=2) + "\n", 0o644)
 
     def _ensure_dirs(self) -> None:
+        make_private_dir(self.path.parent)  # the data dir, if the key store is its first use
         for directory in (self.path, *(self.path / t for t in TIERS)):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.errors import ConfigError, DatabaseError
+from recorder.private import create_private_file
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,13 +29,23 @@ def safe_url(url: str) -> str:
         return "<invalid database URL>"
 
 
-def make_engine(url: str) -> Engine:
+def _parse(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except exc.ArgumentError as error:
         raise ConfigError("database_url", "settings", f"not a database URL: {error}") from error
+
+
+def _private_sqlite_file(parsed: URL) -> None:
+    """A SQLite database file is created 0600 (in a 0700 directory) before SQLite opens it;
+    SQLite gives its -wal and -shm files the database file's mode."""
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(parsed.database))
+
+
+def make_engine(url: str) -> Engine:
+    parsed = _parse(url)
+    _private_sqlite_file(parsed)
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (exc.ArgumentError, ModuleNotFoundError) as error:
@@ -102,6 +113,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run repeatedly."""
     from alembic import command
 
+    _private_sqlite_file(_parse(url))
     try:
         command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
     except exc.SQLAlchemyError as error:

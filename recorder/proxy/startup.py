@@ -7,6 +7,7 @@ import logging
 from recorder.config import Settings
 from recorder.crypto.keys import KeyStore
 from recorder.db.engine import make_engine, upgrade
+from recorder.private import make_private_dir, warn_if_open
 from recorder.proxy.recording import Recorder
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ def prepare_recorder(settings: Settings, *, recover: bool = True) -> Recorder:
 
     Blocking: call it before serving or from a worker thread.
     """
+    warn_if_open(make_private_dir(settings.home))
     upgrade(settings.effective_database_url)
     keystore = KeyStore(settings.home / "keys")
     if not keystore.list():
