@@ -1,0 +1,52 @@
+"""The signed ledger head: exact bytes, known keys, and a file that only moves forward."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recorder.archive.ledger_head import HEAD_FILE, HeadCheckpoint, HeadInvalid, parse_head, read_head
+from recorder.crypto.keys import KeyStore
+
+
+def test_advance_signs_the_head_and_never_moves_back(home: Path, keystore: KeyStore) -> None:
+    head = HeadCheckpoint(home, keystore)
+    head.advance(1, "a" * 64)
+    head.advance(3, "c" * 64)
+    head.advance(2, "b" * 64)  # a slower writer's older entry: ignored
+    got = read_head(home, keystore.verify_keys())
+    assert got is not None
+    assert (got.seq, got.entry_hash, got.since_seq) == (3, "c" * 64, 1)
+
+
+def test_any_change_to_the_file_is_refused(home: Path, keystore: KeyStore) -> None:
+    HeadCheckpoint(home, keystore).advance(5, "e" * 64)
+    data = (home / HEAD_FILE).read_bytes()
+    keys = keystore.verify_keys()
+    assert parse_head(data, keys).seq == 5
+    for at in range(len(data)):
+        flipped = bytearray(data)
+        flipped[at] ^= 0x01
+        with pytest.raises(HeadInvalid):
+            parse_head(bytes(flipped), keys)
+    doc = json.loads(data)
+    doc["seq"] = 4  # a re-signed-looking edit without the key
+    with pytest.raises(HeadInvalid):
+        parse_head(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n", keys)
+    with pytest.raises(HeadInvalid, match="unknown key"):
+        parse_head(data, {})
+
+
+def test_an_unreadable_head_is_kept_as_evidence(home: Path, keystore: KeyStore) -> None:
+    (home / HEAD_FILE).write_bytes(b"garbage")
+    HeadCheckpoint(home, keystore).advance(2, "b" * 64)  # logs, signs nothing over it
+    assert (home / HEAD_FILE).read_bytes() == b"garbage"
+
+
+def test_a_head_started_late_says_where(home: Path, keystore: KeyStore) -> None:
+    HeadCheckpoint(home, keystore).advance(7, "g" * 64)
+    HeadCheckpoint(home, keystore).advance(8, "h" * 64)
+    got = read_head(home, keystore.verify_keys())
+    assert got is not None and (got.seq, got.since_seq) == (8, 7)
