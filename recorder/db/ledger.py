@@ -9,7 +9,8 @@ Each entry pins one manifest (session id, version, SHA-256) and chains to the en
 So an edited row no longer matches its own hash, and a deleted row breaks the next row's
 ``prev_hash``. Deleting the newest rows leaves a shorter chain that is still valid, so every
 commit that appends (or confirms) an entry hands it to a ``HeadSink``: a signed checkpoint of
-the head kept outside the database (``archive.ledger_head``), which ``verify`` compares. Sequence numbers are assigned here as last + 1, not by the database, so two concurrent
+the head kept outside the database (``archive.ledger_head``), which ``verify`` compares.
+Sequence numbers are assigned here as last + 1, not by the database, so two concurrent
 appenders collide on the primary key and one retries (``recordings.record_archive``) instead
 of forking the chain. Functions take a ``Session``; only shells commit.
 """

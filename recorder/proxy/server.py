@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -103,7 +102,10 @@ def _http_response(
 
 
 class _AnsweringProtocol(ServerProtocol):
-    """websockets closes silently on bytes that are not an HTTP request; answer 400 instead."""
+    """websockets closes silently on bytes that are not an HTTP request; answer 400 instead.
+
+    `serve` builds the protocol object itself, so `_ClientConnection` switches its class.
+    """
 
     _answered = False
 
@@ -187,7 +189,7 @@ class ProxyServer:
             compression="deflate",
             server_header=None,
             reuse_port=reuse_port or None,
-            create_connection=self._new_connection,  # type: ignore[arg-type]  # a factory is called the same way
+            create_connection=self._new_connection,  # type: ignore[arg-type]  # called like a class
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self._server

@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from recorder.archive.finalize import finalize_call
 from recorder.archive.ledger_head import HEAD_FILE, HeadCheckpoint, HeadInvalid, parse_head, read_head
+from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore
+from tests.unit.archive.calls import ScriptedCall, call_meta
 
 
 def test_advance_signs_the_head_and_never_moves_back(home: Path, keystore: KeyStore) -> None:
@@ -50,3 +54,17 @@ def test_a_head_started_late_says_where(home: Path, keystore: KeyStore) -> None:
     HeadCheckpoint(home, keystore).advance(8, "h" * 64)
     got = read_head(home, keystore.verify_keys())
     assert got is not None and (got.seq, got.since_seq) == (8, 7)
+
+
+def test_finalizing_again_after_a_crash_before_the_checkpoint_signs_the_head(
+    call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
+) -> None:
+    """Killed between the commit and the checkpoint: running it again (recover) repairs it."""
+    finalize_call(call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore, engine=engine)
+    (home / HEAD_FILE).unlink()  # as if the process died right after the commit
+    again = finalize_call(call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore,
+                          engine=engine)
+    assert again.reused and not again.rows_written
+    got = read_head(home, keystore.verify_keys())
+    assert got is not None and got.seq == 1
+    assert verify(home, engine, keystore.verify_keys()).ok
