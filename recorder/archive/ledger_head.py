@@ -100,6 +100,18 @@ def parse_head(data: bytes, verify_keys: Mapping[str, VerifyKey], *, name: str =
     return head
 
 
+def parse_shipped_head(text: str, verify_keys: Mapping[str, VerifyKey], *, name: str) -> LedgerHead:
+    """A checkpoint kept elsewhere: a copy of the file, or log output whose last ``ledger head``
+    line carries it (whatever prefix the log shipping added)."""
+    lines = [line for line in text.splitlines() if "ledger head {" in line] or text.splitlines()[-1:]
+    if not lines:
+        raise HeadInvalid(name, "holds no ledger head checkpoint")
+    line = lines[-1]
+    start = line.find("{")
+    return parse_head(line[start : line.rfind("}") + 1].encode("ascii", "replace") + b"\n",
+                      verify_keys, name=name)
+
+
 def read_head(home: Path, verify_keys: Mapping[str, VerifyKey]) -> LedgerHead | None:
     """The verified checkpoint under ``home``, None if there is none; ``HeadInvalid`` if bad."""
     try:

@@ -77,6 +77,10 @@ class VerifyReport:
         return [p.line() for p in self.problems]
 
 
+def _entries(first: int, last: int) -> str:
+    return f"ledger entries {first}" if first == last else f"ledger entries {first}..{last}"
+
+
 @dataclass
 class _Archive:
     """What was found in one archive directory."""
@@ -202,9 +206,8 @@ class _Verifier:
                            "it shows only in the chain", head.since_seq)
         at_head = next((e for e in entries if e.seq == head.seq), None)
         if head.seq > last:
-            gap = f"{last + 1}" if head.seq == last + 1 else f"{last + 1}..{head.seq}"
-            self.add(MISSING, f"ledger entries {gap}", f"the signed ledger head names entry {head.seq} "
-                     f"but the ledger ends at {last}: the newest entries were removed")
+            self.add(MISSING, _entries(last + 1, head.seq), f"the signed ledger head names entry "
+                     f"{head.seq} but the ledger ends at {last}: the newest entries were removed")
         elif at_head is not None and at_head.entry_hash != head.entry_hash:
             self.add(ALTERED, f"ledger entry {head.seq}", "does not match the signed ledger head")
         elif head.seq < last:
@@ -217,6 +220,16 @@ class _Verifier:
                          f"{HEAD_FILE} names entry {head.seq}: later entries are not covered (an "
                          "older checkpoint put back, or a crash right after a commit: run "
                          "`recorder recover`)")
+
+    def shipped(self, entries: list[LedgerEntry], head: LedgerHead, name: str) -> None:
+        """A copy of an earlier signed head kept elsewhere: the chain must still reach it."""
+        last = max((e.seq for e in entries), default=0)
+        at_head = next((e for e in entries if e.seq == head.seq), None)
+        if head.seq > last:
+            self.add(MISSING, _entries(last + 1, head.seq),
+                     f"the signed ledger head in {name} names entry {head.seq} but the ledger ends at {last}")
+        elif at_head is not None and at_head.entry_hash != head.entry_hash:
+            self.add(ALTERED, f"ledger entry {head.seq}", f"does not match the signed ledger head in {name}")
 
     def recordings(self, rows: list[Recording], archives: dict[str, _Archive]) -> None:
         seen: set[str] = set()
@@ -238,9 +251,17 @@ class _Verifier:
 
 
 def verify(
-    home: Path, engine: Engine, verify_keys: Mapping[str, VerifyKey], session: str | None = None
+    home: Path,
+    engine: Engine,
+    verify_keys: Mapping[str, VerifyKey],
+    session: str | None = None,
+    shipped_heads: Mapping[str, LedgerHead] | None = None,
 ) -> VerifyReport:
-    """Check archives, ledger and recordings rows (all, or one ``session``) without decrypting."""
+    """Check archives, ledger and recordings rows (all, or one ``session``) without decrypting.
+
+    ``shipped_heads``: signed ledger heads kept elsewhere (by where they came from), which the
+    ledger must still reach.
+    """
     v = _Verifier(Path(home), verify_keys)
     archives: dict[str, _Archive] = {}
     for path in v.store.list():
@@ -265,6 +286,8 @@ def verify(
         v.ledger(entries, archives, session)
         if head_checked:
             v.head(entries, head, Path(home))
+        for name, shipped in (shipped_heads or {}).items():
+            v.shipped(entries, shipped, name)
         v.recordings(rows, archives)
         if session is None:  # who read what is evidence too: its chain must hold
             for problem in access_log.check_chain(access_log.read(db)):

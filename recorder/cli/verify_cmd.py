@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from recorder.archive.ledger_head import HeadInvalid, parse_shipped_head
 from recorder.audit.verify import verify as verify_archives
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
@@ -18,11 +19,15 @@ from recorder.db.engine import make_engine, upgrade
 @click.option("--keys", "keys_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Key store holding the signing public keys (default: HOME/keys). "
                    "Public files are enough: `keys` export for auditors.")
+@click.option("--ledger-head", "shipped", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A signed ledger head kept elsewhere (a copy of ledger-head.json, or shipped "
+                   "logs with `ledger head` lines): the ledger must still reach it. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @common_options
 @click.pass_context
-def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, as_json: bool,
-           config_file: Path | None, home: Path | None, database_url: str | None,
+def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, shipped: tuple[Path, ...],
+           as_json: bool, config_file: Path | None, home: Path | None, database_url: str | None,
            log_level: str | None) -> None:
     """Check signatures, file hashes, the ledger chain and the recordings rows.
 
@@ -31,11 +36,17 @@ def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, as
     """
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
     verify_keys = KeyStore(keys_dir or settings.home / "keys").verify_keys()
+    try:
+        heads = {str(path): parse_shipped_head(path.read_text(errors="replace"), verify_keys, name=str(path))
+                 for path in shipped}
+    except HeadInvalid as exc:
+        raise click.UsageError(f"--ledger-head {exc}") from exc
     url = settings.effective_database_url
     upgrade(url)
     engine = make_engine(url)
     try:
-        report = verify_archives(settings.home, engine, verify_keys, session=session_id)
+        report = verify_archives(settings.home, engine, verify_keys, session=session_id,
+                                 shipped_heads=heads)
     finally:
         engine.dispose()
     if as_json:

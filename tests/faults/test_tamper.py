@@ -7,6 +7,7 @@ altered the way someone with write access to the data dir and the database would
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -117,3 +118,24 @@ def test_a_byte_flip_in_any_archive_file_or_the_checkpoint_fails_verify(
             assert _problems(home, db), f"a flipped byte {at} of {path.relative_to(home)} went unnoticed"
         path.write_bytes(original)
     assert _problems(home, db) == []
+
+
+def test_the_shipped_log_line_catches_a_removal_the_local_checkpoint_cannot(
+    home: Path, database_url: str, db: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Newest call removed and an older checkpoint put back: only the copy kept elsewhere knows."""
+    caplog.set_level(logging.INFO, logger="recorder.archive.ledger_head")
+    record_calls(home, database_url, 2)
+    older = (home / HEAD_FILE).read_bytes()
+    record_calls(home, database_url, 1)
+    shipped = tmp_path / "syslog"
+    shipped.write_text("".join(f"Nov 29 07:00:00 host recorder: {r.getMessage()}\n" for r in caplog.records))
+    assert "ledger head {" in shipped.read_text()
+    _remove_call(home, db, _ledger(db)[-1]["session_id"])
+    (home / HEAD_FILE).write_bytes(older)
+    assert _cli_verify(home, database_url).returncode == 0  # the local evidence was rewritten whole
+    result = subprocess.run(
+        [sys.executable, "-m", "recorder.cli.main", "verify", "--ledger-head", str(shipped)],
+        env=_env(home, database_url), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"missing: ledger entries 3: the signed ledger head in {shipped} names entry 3" in result.stdout

@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import Engine
 
 from recorder.archive.finalize import finalize_call
-from recorder.archive.ledger_head import HEAD_FILE, HeadCheckpoint, HeadInvalid, parse_head, read_head
+from recorder.archive.ledger_head import (
+    HEAD_FILE,
+    HeadCheckpoint,
+    HeadInvalid,
+    parse_head,
+    parse_shipped_head,
+    read_head,
+)
 from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore
 from tests.unit.archive.calls import ScriptedCall, call_meta
@@ -68,3 +75,16 @@ def test_finalizing_again_after_a_crash_before_the_checkpoint_signs_the_head(
     got = read_head(home, keystore.verify_keys())
     assert got is not None and got.seq == 1
     assert verify(home, engine, keystore.verify_keys()).ok
+
+
+def test_a_shipped_copy_is_read_from_a_log_line_or_the_file(home: Path, keystore: KeyStore) -> None:
+    HeadCheckpoint(home, keystore).advance(4, "d" * 64)
+    data = (home / HEAD_FILE).read_text()
+    keys = keystore.verify_keys()
+    log = f"Nov 29 host recorder[12]: INFO ledger head {{old}}\nNov 29 host recorder[12]: INFO ledger head {data}"
+    assert parse_shipped_head(log, keys, name="syslog").seq == 4
+    assert parse_shipped_head(data, keys, name="copy").seq == 4
+    with pytest.raises(HeadInvalid):
+        parse_shipped_head(log.replace('"seq":4', '"seq":5'), keys, name="syslog")
+    with pytest.raises(HeadInvalid):
+        parse_shipped_head("", keys, name="empty")
