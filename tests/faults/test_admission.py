@@ -166,3 +166,22 @@ def test_a_client_that_vanishes_during_the_handshake_gives_its_slot_back(
     assert after == 0
     assert first == "session.created"
     assert not list((home / "spool").glob("*/*"))
+
+
+def test_the_per_client_limit_refuses_a_second_call_from_one_address(
+    home: Path, database_url: str
+) -> None:
+    async def main() -> tuple[str, str, str]:
+        async with run_hydra_sim(HydraSimConfig(seed=8)) as hydra:
+            settings = proxy_settings(home, database_url, hydra.url, max_sessions_per_client=1)
+            async with running_proxy(settings) as proxy:
+                url = proxy_url(proxy, PATH)
+                async with connect(url) as first:
+                    one = await _first_type(first)
+                    async with connect(url) as second:
+                        two = await _first_type(second)
+                await wait_for_active(proxy.port, 0)
+                async with connect(url) as third:
+                    return one, two, await _first_type(third)
+
+    assert asyncio.run(main()) == ("session.created", "server_full", "session.created")
