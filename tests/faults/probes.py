@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from pathlib import Path
 from typing import Any
+
+from websockets.asyncio.client import connect
+
+from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
+from tests.conftest import TEST_API_KEY
+from tests.integration.harness import proxy_settings, proxy_url, running_proxy
 
 UPGRADE = (
     "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -48,10 +56,6 @@ async def wait_for_active(port: int, expected: int, *, timeout: float = 10.0) ->
 
 async def short_call(url: str, frames: int = 10) -> None:
     """A caller that says 0.2 s of quiet audio and hangs up normally."""
-    import base64
-
-    from websockets.asyncio.client import connect
-
     audio = base64.b64encode(b"\x10\x00" * 320).decode()  # 20 ms at 16 kHz
     async with connect(url, max_size=None) as ws:
         await asyncio.wait_for(ws.recv(), 10)  # session.created
@@ -60,12 +64,8 @@ async def short_call(url: str, frames: int = 10) -> None:
         await ws.close(1000, "caller hung up")
 
 
-def record_calls(home: Any, database_url: str, count: int) -> None:
+def record_calls(home: Path, database_url: str, count: int) -> None:
     """`count` short calls through the real proxy and the Hydra stand-in, archived one by one."""
-    from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
-    from tests.conftest import TEST_API_KEY
-    from tests.integration.harness import proxy_settings, proxy_url, running_proxy
-
     async def main() -> None:
         async with run_hydra_sim(HydraSimConfig(seed=9)) as hydra:
             async with running_proxy(proxy_settings(home, database_url, hydra.url)) as proxy:
