@@ -62,3 +62,19 @@ def test_bad_toml_names_the_key(tmp_path: Path, content: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={}, config_file=toml)
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("flags", "key"),
+    [({"max_message_mb": 0}, "max_message_mb"), ({"max_message_mb": 2048}, "max_message_mb"),
+     ({"max_sessions_per_client": -1}, "max_sessions_per_client")],
+)
+def test_limits_out_of_range_are_refused(flags: dict[str, int], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(flags, environ={})
+    assert caught.value.key == key
+
+
+def test_limit_defaults() -> None:
+    settings = load_settings(environ={})
+    assert (settings.max_message_mb, settings.max_sessions_per_client) == (8, 0)
