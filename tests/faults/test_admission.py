@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
@@ -186,3 +187,46 @@ def test_the_per_client_limit_refuses_a_second_call_from_one_address(
                     return one, two, await _first_type(third)
 
     assert asyncio.run(main()) == ("session.created", "server_full", "session.created")
+
+
+def test_a_call_task_that_crashes_gives_back_its_slot_and_closes_hydra(
+    home: Path, database_url: str
+) -> None:
+    """An unexpected error while the call starts (here: the journal cannot open a segment)."""
+    from recorder.proxy.recording import Recorder
+    from recorder.proxy.server import ProxyServer
+    from recorder.proxy.startup import prepare_recorder
+
+    def crash(path: Path) -> int:
+        raise RuntimeError("a bug, not a refusal")
+
+    async def main() -> tuple[list[int | None], int, int]:
+        async with run_hydra_sim(HydraSimConfig(seed=12)) as hydra:
+            settings = proxy_settings(home, database_url, hydra.url, max_sessions=1)
+            base = await asyncio.to_thread(prepare_recorder, settings)
+            server = ProxyServer(settings, Recorder(settings, base.engine, base.keystore,
+                                                    journal_options={"open_segment": crash}))
+            await server.start()
+            codes: list[int | None] = []
+            try:
+                for _ in range(3):  # with one slot: each call must find it free again
+                    async with connect(proxy_url(server, PATH)) as ws:
+                        try:
+                            while True:
+                                await asyncio.wait_for(ws.recv(), 10)
+                        except ConnectionClosed:
+                            codes.append(ws.close_code)
+                active = await wait_for_active(server.port, 0)
+                for _ in range(100):  # Hydra sees its side closed (bounded)
+                    if hydra.active_sessions == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                return codes, active, hydra.active_sessions
+            finally:
+                await server.drain(timeout_s=2)
+                base.engine.dispose()
+
+    codes, active, hydra_left = asyncio.run(main())
+    assert codes == [1011, 1011, 1011]
+    assert active == 0
+    assert hydra_left == 0
