@@ -23,20 +23,21 @@ from the start); the signature covers every other field.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import fcntl
 import json
 import logging
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.crypto.keys import KeyStore
+from recorder.crypto.keys import KeyStore, KeyStoreError
 from recorder.crypto.signing import SignatureInvalid, VerifyKey, decode_signature, encode_signature, sign, verify
 from recorder.durable import fsync_dir
 from recorder.errors import IntegrityError
+from recorder.private import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class HeadCheckpoint:
 
     def advance(self, seq: int, entry_hash: str) -> None:
         """Sign ``seq``/``entry_hash`` as the head unless the file already names a later entry."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         lock = os.open(self.path.parent / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -150,7 +151,11 @@ class HeadCheckpoint:
             if current is None and seq > 1:
                 log.warning("no ledger head checkpoint under %s: starting one at entry %d",
                             self.path.parent, seq)
-            key = self._keystore.signing_key()
+            try:
+                key = self._keystore.signing_key()
+            except KeyStoreError as exc:  # the entry is committed; verify will say it is uncovered
+                log.error("ledger head checkpoint not advanced to entry %d: %s", seq, exc)
+                return
             head = LedgerHead(seq, entry_hash, key.key_id, since,
                               self._clock().astimezone(dt.UTC).isoformat(timespec="microseconds"))
             data = head_bytes(head, sign(_signed_part(head), key))
@@ -170,7 +175,7 @@ class HeadCheckpoint:
             raise HeadInvalid(str(self.path), f"cannot read the ledger head checkpoint: {exc}") from None
 
     def _replace(self, data: bytes) -> None:
-        tmp = self.path.with_name(f".{HEAD_FILE}.{base64.b32encode(os.urandom(5)).decode().lower()}")
+        tmp = self.path.with_name(f".{HEAD_FILE}.{secrets.token_hex(5)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, data)
