@@ -13,6 +13,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,16 @@ def run(home: Path, *args: str, timeout: float = 90, **extra_env: str) -> subpro
 
 
 def invoke(home: Path, *args: str, **extra_env: str) -> Result:
+    """The CLI in-process, on a thread: were a bad setting let through, `recorder proxy` would
+    fail at once (signal handlers need the main thread) instead of serving until a timeout."""
     env = {k: None for k in os.environ if k.startswith(("RECORDER_", "SMALLEST_"))}
-    return CliRunner().invoke(cli, list(args), env={**env, "RECORDER_HOME": str(home), **extra_env})
+    results: list[Result] = []
+    thread = threading.Thread(target=lambda: results.append(CliRunner().invoke(
+        cli, list(args), env={**env, "RECORDER_HOME": str(home), **extra_env})))
+    thread.start()
+    thread.join(60)
+    assert results, "the command did not return"
+    return results[0]
 
 
 def refused(done: subprocess.CompletedProcess[str] | Result, *needles: str) -> None:
