@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ settings.register_profile(
 )
 
 
-def hypothesis_profile(environ: dict[str, str] | os._Environ[str]) -> str:
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
     """The profile a run uses: `HYPOTHESIS_PROFILE`, else "ci" when `CI` is truthy, else "dev"."""
     chosen = environ.get("HYPOTHESIS_PROFILE")
     if chosen:

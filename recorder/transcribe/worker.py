@@ -110,7 +110,7 @@ class _Run:
         self.summary = RunSummary()
         self.in_flight: set[str] = set()
         self.claimed = 0
-        self._claiming = threading.Lock()  # job tasks claim on threads: `--limit` needs check+count atomic
+        self._claiming = threading.Lock()  # tasks claim on threads: the limit check and count are one step
         self.stop = False
         self.sqlite = ctx.engine.dialect.name == "sqlite"
 
