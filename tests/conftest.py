@@ -1,13 +1,21 @@
-"""Shared fixtures: a private RECORDER_HOME per test and the database URLs to test against."""
+"""Shared fixtures: a private RECORDER_HOME per test and the database URLs to test against.
+
+Also the project's Hypothesis profiles, loaded here (before any test module is imported, so
+every `@settings(...)` inherits them): "ci" is derandomized, so a CI run passes or fails the
+same way every time, and keeps no example database; "dev" (the default elsewhere) draws new
+examples each run. `HYPOTHESIS_PROFILE` picks one explicitly; otherwise a truthy `CI` selects "ci".
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import Engine
 
 from recorder.crypto.keys import KeyStore
@@ -15,6 +23,27 @@ from recorder.db.engine import make_engine, upgrade
 from tests.unit.archive.calls import ScriptedCall, build_call
 
 TEST_API_KEY = "sk_test_Zq8vWm3kR7pX2nL5"
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# every value explicit: Hypothesis itself loads its own "ci" on import when it sees CI set
+settings.register_profile(
+    "dev", derandomize=False, database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
+    deadline=None, print_blob=False, suppress_health_check=(),
+)
+
+
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
+    """The profile a run uses: `HYPOTHESIS_PROFILE`, else "ci" when `CI` is truthy, else "dev"."""
+    chosen = environ.get("HYPOTHESIS_PROFILE")
+    if chosen:
+        return chosen
+    return "ci" if environ.get("CI", "").strip().lower() not in ("", "0", "false", "no") else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 @pytest.fixture

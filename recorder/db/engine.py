@@ -112,10 +112,15 @@ def alembic_config(url: str) -> "object":
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run repeatedly."""
     from alembic import command
+    from alembic.util import CommandError
 
     _private_sqlite_file(_parse(url))
     try:
         command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
     except exc.SQLAlchemyError as error:
-        raise DatabaseError(safe_url(url), _first_line(error)) from error
+        raise DatabaseError(safe_url(url), f"migration failed: {_first_line(error)}") from error
+    except CommandError as error:  # e.g. a revision this recorder does not know
+        raise DatabaseError(safe_url(url), f"cannot migrate to {revision!r}: {_first_line(error)} "
+                            "(a revision this recorder does not have: a newer recorder may have "
+                            "migrated this database)") from error
     log.debug("database %s is at %s", safe_url(url), revision)

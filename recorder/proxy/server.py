@@ -407,20 +407,26 @@ class ProxyServer:
     # -- shutdown ----------------------------------------------------------------------------
 
     async def drain(self, timeout_s: float | None = None) -> None:
-        """Stop accepting, let calls finish up to the timeout, then close them with 1001."""
+        """Refuse new calls with 503, let calls finish up to the timeout, then close them with
+        1001. The socket keeps listening while calls run, so a new client gets the 503 (and a
+        load balancer `/healthz` "draining") rather than a refused connection."""
         assert self._server is not None
         self._draining = True
         timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
         log.info("draining: %d calls active, up to %.0fs", self.active_calls, timeout)
-        self._server.close(close_connections=False)
         try:
-            await asyncio.wait_for(asyncio.shield(self._server.wait_closed()), timeout)
+            await asyncio.wait_for(self._calls_ended(), timeout)
         except TimeoutError:
             relays = list(self.stats.relays.values())
             log.warning("drain timeout: closing %d calls with 1001", len(relays))
             for relay in relays:
                 relay.abort(None, CloseCode.GOING_AWAY, "recorder shutting down")
-            await self._server.wait_closed()
+        self._server.close(close_connections=False)
+        await self._server.wait_closed()
         if self._closing:
             await asyncio.wait(self._closing)
         self._archiver.shutdown(wait=True)
+
+    async def _calls_ended(self) -> None:
+        while self.active_calls:  # slots: calls being set up or running
+            await asyncio.sleep(0.05)

@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -109,6 +110,7 @@ class _Run:
         self.summary = RunSummary()
         self.in_flight: set[str] = set()
         self.claimed = 0
+        self._claiming = threading.Lock()  # tasks claim on threads: the limit check and count are one step
         self.stop = False
         self.sqlite = ctx.engine.dialect.name == "sqlite"
 
@@ -117,16 +119,18 @@ class _Run:
 
     def _claim(self) -> jobs.Claim | None:
         o = self.options
-        if self.stop or (o.limit is not None and self.claimed >= o.limit):
-            return None
-        with transaction(self.ctx.engine) as session:
-            got = jobs.claim(session, self.ctx.owner, now=self._now(), lease_s=o.lease_s, limit=1,
-                             max_attempts=o.max_attempts, selection=o.selection, exclude=self.in_flight)
-        if not got:
-            return None
-        self.claimed += 1
-        self.in_flight.add(got[0].session_id)
-        return got[0]
+        with self._claiming:
+            if self.stop or (o.limit is not None and self.claimed >= o.limit):
+                return None
+            with transaction(self.ctx.engine) as session:
+                got = jobs.claim(session, self.ctx.owner, now=self._now(), lease_s=o.lease_s, limit=1,
+                                 max_attempts=o.max_attempts, selection=o.selection,
+                                 exclude=set(self.in_flight))
+            if not got:
+                return None
+            self.claimed += 1
+            self.in_flight.add(got[0].session_id)
+            return got[0]
 
     def _settle(self, claim: jobs.Claim, exc: BaseException | None, outcome: JobOutcome | None) -> Result:
         sid, owner, now = claim.session_id, self.ctx.owner, self._now()

@@ -18,6 +18,7 @@ import pytest
 import soxr
 from sqlalchemy import create_engine, text
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from recorder.audit.verify import verify
@@ -30,7 +31,13 @@ from recorder.simulate.caller import CallScript, run_call
 from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 from tests.conftest import TEST_API_KEY
 from tests.integration.archive_check import open_only_archive, pcm_of, snr_db
-from tests.integration.harness import proxy_settings, running_proxy
+from tests.integration.harness import (
+    ScriptedUpstream,
+    proxy_settings,
+    receive_all,
+    running_proxy,
+    scripted_upstream,
+)
 from tests.integration.test_proxy_records_call import _env, _free_port, _wait_port
 
 
@@ -190,13 +197,21 @@ def _failing_after_first_segment(path: Path) -> int:
     return os.open("/dev/full", os.O_WRONLY)
 
 
+async def _greet_then_receive(connection: ServerConnection, upstream: ScriptedUpstream) -> None:
+    await connection.send('{"type":"session.created","event_id":"e0","session":{"id":"s1"}}')
+    await receive_all(connection, upstream)
+
+
 @pytest.mark.parametrize("policy", ["close", "continue"])
 def test_journal_failure_follows_the_policy(home: Path, database_url: str, policy: str) -> None:
     settings = replace(proxy_settings(home, database_url, ""), recording_failure=policy)
+    tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(320) / 16_000)).astype("<i2").tobytes()
+    frames = ['{"type":"input_audio_buffer.append","event_id":"a%d","audio":"%s"}'
+              % (i, base64.b64encode(tone).decode()) for i in range(100)]
 
-    async def main() -> tuple[list[str], int | None, int]:
-        async with run_hydra_sim(HydraSimConfig(seed=8)) as hydra:
-            live = replace(settings, upstream_url=hydra.url)
+    async def main() -> tuple[list[str], int | None, int, list[str | bytes]]:
+        async with scripted_upstream(_greet_then_receive) as upstream:
+            live = replace(settings, upstream_url=upstream.url)
             base = await asyncio.to_thread(prepare_recorder, live)
             recorder = Recorder(live, base.engine, base.keystore, journal_options={
                 "open_segment": _failing_after_first_segment, "segment_max_bytes": 4096})
@@ -208,10 +223,9 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
                 async with connect(_url(server.port)) as client:
                     received.append(str(await client.recv()))
                     await client.send('{"type":"session.configure","session":{}}')
-                    frame = base64.b64encode(bytes(640)).decode()
                     try:
-                        for _ in range(100):
-                            await client.send('{"type":"input_audio_buffer.append","audio":"%s"}' % frame)
+                        for frame in frames:
+                            await client.send(frame)
                             sent += 1
                             await asyncio.sleep(0.005)
                         await client.close()
@@ -223,22 +237,28 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
                     except ConnectionClosed:
                         pass
                     code = client.close_code
+                await asyncio.wait_for(upstream.closed.wait(), 5)
             finally:
                 await server.drain(timeout_s=2)
                 base.engine.dispose()
-            return received, code, sent
+            return received, code, sent, upstream.received
 
-    received, code, sent = asyncio.run(main())
+    received, code, sent, at_hydra = asyncio.run(main())
     archive = open_only_archive(home)
     assert archive.manifest["state"] == "incomplete"
     assert "recording failed" in archive.manifest["reason"]
+    recorded_ms = int(np.count_nonzero(np.abs(archive.stereo[:, 0].astype(np.int32)) > 1000)) / 48
+    assert 0 < recorded_ms < 1000  # the journal failed early: most of the 2 s sent is not recorded
     if policy == "close":
         assert code == 1011
         assert any('"recording_failed"' in m for m in received)
         assert sent < 100
+        assert at_hydra == ['{"type":"session.configure","session":{}}', *frames[: len(at_hydra) - 1]]
     else:
         assert code == 1000
         assert sent == 100
+        # every frame sent after the recording failed still reached Hydra, unchanged and in order
+        assert at_hydra == ['{"type":"session.configure","session":{}}', *frames]
 
 
 def test_low_disk_refuses_new_calls_with_server_full(home: Path, database_url: str) -> None:

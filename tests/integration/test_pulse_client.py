@@ -517,9 +517,9 @@ def test_batch_against_the_stand_in_with_429_and_503_faults() -> None:
         assert [w.text for w in result.words] == ["b0", "b1"]
         assert abs(result.words[1].start_ms - 1700) <= 10
         assert result.request_id  # pulse-pro answers carry one
-    # seed 0 draws 200 200 503 200 503 429 503 429 200 200: faults really happened and were survived
-    assert log.count(429) == 2 and log.count(503) == 3
-    assert log.count(200) == 5 and requests == pulse.requests_made
+    assert pulse.retries > 0, "this seed must draw faults for the test to mean anything"
+    assert set(log) <= {200, 429, 503}  # only the faults configured, each retried until success
+    assert log.count(200) == 5 and requests == pulse.requests_made == len(log)
     assert pulse.requests_made <= per_minute  # so no 60 s window could hold more
     assert pulse.retries == pulse.requests_made - 5
 

@@ -24,7 +24,7 @@ response_plan = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(plans=st.lists(response_plan, min_size=1, max_size=4), seed=st.integers(0, 2**16), close_ms=st.integers(0, 3000))
 def test_agent_samples_are_heard_or_unplayed_exactly_once(plans, seed, close_ms) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)

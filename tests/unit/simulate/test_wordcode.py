@@ -186,7 +186,7 @@ def test_ten_minutes_decode_in_a_few_seconds() -> None:
 _WORD = st.text(alphabet=ALPHABET, min_size=1, max_size=12)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(_WORD, min_size=1, max_size=6), st.sampled_from([16000, 48000]), st.integers(0, 400))
 def test_any_words_survive_the_archive_path(words: list[str], rate: int, lead_ms: int) -> None:
     speech = render(" ".join(words), rate)
