@@ -1,4 +1,4 @@
-"""Render what the caller heard from capture records (DESIGN.md "Timeline"); pure, in memory.
+"""Render what the caller heard from capture records (DESIGN.md "Timeline"), in bounded memory.
 
 Input is the journal's view of a call: ``AudioRecord``/``FrameRecord`` in arrival order (plus the
 ``CloseRecord`` if the call ended cleanly). They are replayed into a fresh ``CaptureSession``,
@@ -12,7 +12,19 @@ whose timeline says where every source sample lands; this module only turns that
 * the event log: one JSON line per frame (audio frames as metadata only) and one for the close;
 * the alignment manifest: rates, gaps, drift, cuts, the unplayed index, caller runs.
 
-FLAC encoding happens in memory (``io.BytesIO``): plaintext audio never touches the disk.
+Two passes over the records, so a call of any length renders in bounded memory:
+
+1. ``plan``: replay the records; keep the summary and the timeline (placements only, no PCM)
+   and write the event log line by line as it goes.
+2. ``render_audio``: the records again, in order. Each channel turns the frames the timeline
+   placed into samples at their positions (soxr's streaming resampler gives the very samples
+   of a one-shot resample of the run); the stereo recording is handed out block by block as
+   far as both channels are final, the unplayed track piece by piece in the order cut.
+
+What is held at once: one block, the audio one channel has placed beyond the point where the
+other is final (the agent's audio delivered ahead of playout, or a caller running ahead of real
+time: 96 KB per second of lead), and unplayed pieces cut out of arrival order.
+
 Replay sequence numbers are the index of each record among the audio and frame records given,
 so the render is consistent with its own replay even if the journal lost a record.
 """
@@ -22,9 +34,11 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +53,8 @@ from recorder.capture.records import (
     FrameRecord,
     TimelineRecord,
 )
-from recorder.capture.session import CaptureSession, replay
-from recorder.capture.timeline import CutPolicy, Segment, Timeline
+from recorder.capture.session import replay
+from recorder.capture.timeline import CutPolicy, Segment, Timeline, UnplayedSegment
 from recorder.errors import RecorderError
 from recorder.units import AGENT_RATE, CALLER_RATE
 
@@ -90,22 +104,26 @@ def _pcm(record: AudioRecord) -> npt.NDArray[np.int16]:
     return np.frombuffer(record.pcm, dtype="<i2", count=record.samples).astype(np.int16)
 
 
-def _to_int16(samples: npt.NDArray[np.float32], length: int) -> Int16Array:
-    """Round and clip to int16, padded with silence or trimmed to exactly ``length``."""
+def _to_int16(samples: npt.NDArray[np.float32]) -> Int16Array:
+    return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+
+
+def _fit(samples: Int16Array, length: int) -> Int16Array:
+    """Padded with silence or trimmed to exactly ``length``."""
     out = np.zeros(length, dtype=np.int16)
     n = min(length, len(samples))
-    out[:n] = np.clip(np.rint(samples[:n]), -32768, 32767).astype(np.int16)
+    out[:n] = samples[:n]
     return out
 
 
 def _resample(pcm: npt.NDArray[np.int16], src_rate: int, rate: int, length: int) -> Int16Array:
-    """One stream through soxr, fitted to the ``length`` the timeline gave it."""
+    """One short stream through soxr at once (an unplayed piece), fitted to ``length``."""
     if src_rate == rate and len(pcm) == length:
         return pcm.astype(np.int16, copy=True)
     if len(pcm) == 0:
         return np.zeros(length, dtype=np.int16)
     out = soxr.resample(pcm.astype(np.float32), src_rate, rate, quality=RESAMPLER_QUALITY)
-    return _to_int16(np.asarray(out, dtype=np.float32), length)
+    return _fit(_to_int16(np.asarray(out, dtype=np.float32)), length)
 
 
 def _runs(segments: Sequence[Segment]) -> list[list[Segment]]:
@@ -119,85 +137,300 @@ def _runs(segments: Sequence[Segment]) -> list[list[Segment]]:
     return runs
 
 
-class _Source:
-    """The PCM of replayed audio frames, by replay sequence number."""
+def _audio(seq: int, record: AudioRecord | FrameRecord, direction: Direction) -> AudioRecord:
+    if not isinstance(record, AudioRecord) or record.direction is not direction:
+        raise RenderError(f"timeline names frame {seq} as {direction} audio, but it is not")
+    return record
 
-    def __init__(self, frames: Sequence[AudioRecord | FrameRecord]) -> None:
-        self.frames = frames
 
-    def audio(self, seq: int, direction: Direction) -> AudioRecord:
-        record = self.frames[seq] if 0 <= seq < len(self.frames) else None
-        if not isinstance(record, AudioRecord) or record.direction is not direction:
-            raise RenderError(f"timeline names frame {seq} as {direction} audio, but it is not")
-        return record
+# --- pass 1: the plan ----------------------------------------------------------------------------
 
-    def caller_pcm(self, seg: Segment) -> npt.NDArray[np.int16]:
-        parts = [
-            _pcm(r)
-            for r in self.frames[seg.first_seq : seg.last_seq + 1]
-            if isinstance(r, AudioRecord) and r.direction is Direction.C2S
-        ]
-        pcm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        if len(pcm) != seg.src_samples:
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """What the replay says about a call, without its audio: enough to write everything but PCM."""
+
+    archive_rate: int
+    summary: CallSummary
+    timeline: Timeline
+    close: CloseRecord | None
+    frames: int  # audio and frame records replayed
+
+    @property
+    def duration_ms(self) -> float:
+        return self.timeline.end * 1000 / self.archive_rate
+
+    def alignment(self) -> dict[str, Any]:
+        return _alignment(self.timeline, self.close)
+
+
+def plan(
+    records: Iterable[object],
+    *,
+    close: CloseRecord | None = None,
+    archive_rate: int = DEFAULT_ARCHIVE_RATE,
+    gap_threshold_ms: float = 250.0,
+    cut_policy: CutPolicy = CutPolicy(),
+    events: Callable[[bytes], object] | None = None,
+) -> CallPlan:
+    """Pass 1: replay ``records``; each event log line goes to ``events`` as it is made.
+
+    A ``CloseRecord`` among ``records`` is used when ``close`` is not given; timeline records
+    are ignored (the replay derives them again).
+    """
+    found = close
+    count = 0
+
+    def frames_then_close() -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
+        nonlocal found, count
+        for r in records:
+            if isinstance(r, (AudioRecord, FrameRecord)):
+                if events is not None:
+                    events(canonical_json(_event_line(count, r)) + b"\n")
+                count += 1
+                yield r
+            elif isinstance(r, CloseRecord) and found is None:
+                found = r
+        if found is not None:
+            yield found
+
+    session = replay(
+        frames_then_close(),
+        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+    )
+    if events is not None and found is not None:
+        events(canonical_json(_close_json(found)) + b"\n")
+    return CallPlan(archive_rate, session.summary(), session.timeline(), found, count)
+
+
+# --- pass 2: the audio ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Source samples heard as one stream, laid on ``length`` samples from ``start``.
+
+    ``pieces`` maps a frame to the (offset, count) of its samples the run takes; None means all
+    samples of every ``direction`` audio frame in ``first_seq..last_seq`` (the caller)."""
+
+    start: int
+    length: int
+    src_samples: int
+    first_seq: int
+    last_seq: int
+    pieces: dict[int, tuple[int, int]] | None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+class _Channel:
+    """One channel of the stereo recording, fed frames in arrival order, read in position order.
+
+    Runs are laid in position order as their frames arrive; everything before ``final`` will
+    not change, and ``take`` hands it out (silence where nothing was laid).
+    """
+
+    def __init__(self, runs: list[_Run], direction: Direction, src_rate: int, rate: int, end: int) -> None:
+        for run in runs:
+            if run.start < 0 or run.end > end:
+                raise RenderError(f"audio at {run.start}+{run.length} falls outside the recording")
+        self.runs = runs
+        self.direction = direction
+        self.src_rate = src_rate
+        self.rate = rate
+        self.end = end
+        self._i = 0  # the run being laid
+        self._fed = 0  # its source samples so far
+        self._laid = 0  # its archive samples so far
+        self._stream: soxr.ResampleStream | None = None
+        self._laid_audio: deque[tuple[int, Int16Array]] = deque()  # (position, samples), in order
+        self._cursor = 0  # samples handed out by ``take``
+
+    @property
+    def final(self) -> int:
+        """Every sample before this position is final."""
+        return self.runs[self._i].start + self._laid if self._i < len(self.runs) else self.end
+
+    def feed(self, seq: int, record: AudioRecord | FrameRecord) -> None:
+        if self._i < len(self.runs) and self.runs[self._i].last_seq < seq:
+            self._fail(self.runs[self._i])
+        if self._i >= len(self.runs) or seq < self.runs[self._i].first_seq:
+            return
+        run = self.runs[self._i]
+        if run.pieces is None:
+            if not isinstance(record, AudioRecord) or record.direction is not self.direction:
+                return
+            pcm = _pcm(record)
+        else:
+            piece = run.pieces.get(seq)
+            if piece is None:
+                return
+            offset, count = piece
+            pcm = _pcm(_audio(seq, record, self.direction))[offset : offset + count]
+            if len(pcm) != count:
+                raise RenderError(f"agent frame {seq} lacks samples {offset}..{offset + count}")
+        self._fed += len(pcm)
+        if self._fed > run.src_samples:
+            self._fail(run)
+        if self._fed == run.src_samples:
+            self._lay(run, pcm, last=True)
+            self._i += 1
+            self._fed = self._laid = 0
+            self._stream = None
+        else:
+            self._lay(run, pcm, last=False)
+
+    def _lay(self, run: _Run, pcm: npt.NDArray[np.int16], *, last: bool) -> None:
+        if self.src_rate == self.rate and run.length == run.src_samples:
+            out = pcm  # bit-exact
+        else:
+            if self._stream is None:
+                self._stream = soxr.ResampleStream(
+                    self.src_rate, self.rate, 1, dtype="float32", quality=RESAMPLER_QUALITY
+                )
+            out = _to_int16(self._stream.resample_chunk(pcm.astype(np.float32), last=last))
+        out = out[: run.length - self._laid]
+        if len(out):
+            self._laid_audio.append((run.start + self._laid, out))
+            self._laid += len(out)
+
+    def _fail(self, run: _Run) -> None:
+        if run.pieces is None:
             raise RenderError(
-                f"caller frames {seg.first_seq}..{seg.last_seq} hold {len(pcm)} samples, "
-                f"the timeline laid {seg.src_samples}"
+                f"caller frames {run.first_seq}..{run.last_seq} hold {self._fed}+ samples, "
+                f"the timeline laid {run.src_samples}"
             )
-        return pcm
+        missing = sorted(run.pieces)[-1] if self._fed else run.first_seq
+        raise RenderError(f"timeline names frame {missing} as {self.direction} audio, but it is not")
 
-    def agent_pcm(self, seq: int, offset: int, count: int) -> npt.NDArray[np.int16]:
-        pcm = _pcm(self.audio(seq, Direction.S2C))[offset : offset + count]
-        if len(pcm) != count:
-            raise RenderError(f"agent frame {seq} lacks samples {offset}..{offset + count}")
-        return pcm
+    def finish(self) -> None:
+        """All frames were fed: any run not complete means the records contradict the timeline."""
+        if self._i < len(self.runs):
+            self._fail(self.runs[self._i])
 
-
-def _place(track: Int16Array, start: int, samples: Int16Array) -> None:
-    if start < 0 or start + len(samples) > len(track):
-        raise RenderError(f"audio at {start}+{len(samples)} falls outside the recording")
-    track[start : start + len(samples)] = samples
-
-
-def _render_caller(src: _Source, timeline: Timeline, left: Int16Array) -> list[dict[str, Any]]:
-    rate = timeline.archive_rate
-    runs: list[dict[str, Any]] = []
-    for run in _runs(timeline.caller):
-        pcm = np.concatenate([src.caller_pcm(s) for s in run])
-        length = run[-1].end - run[0].start
-        _place(left, run[0].start, _resample(pcm, CALLER_RATE, rate, length))
-        runs.append(
-            {"start": run[0].start, "length": length, "src_samples": len(pcm),
-             "first_seq": run[0].first_seq, "last_seq": run[-1].last_seq}
-        )
-    return runs
+    def take(self, n: int) -> Int16Array:
+        """The next ``n`` final samples."""
+        lo, hi = self._cursor, self._cursor + n
+        block = np.zeros(n, dtype=np.int16)
+        laid = self._laid_audio
+        while laid and laid[0][0] < hi:
+            pos, samples = laid.popleft()
+            block[pos - lo : pos - lo + len(samples)] = samples[: hi - pos]
+            if pos + len(samples) > hi:
+                laid.appendleft((hi, samples[hi - pos :]))
+                break
+        self._cursor = hi
+        return block
 
 
-def _render_agent(src: _Source, timeline: Timeline, right: Int16Array) -> None:
-    rate = timeline.archive_rate
-    if rate == AGENT_RATE:  # bit-exact: every heard sample copied to its scheduled position
+def _caller_runs(timeline: Timeline) -> list[_Run]:
+    return [
+        _Run(run[0].start, run[-1].end - run[0].start, sum(s.src_samples for s in run),
+             run[0].first_seq, run[-1].last_seq, None)
+        for run in _runs(timeline.caller)
+    ]
+
+
+def _agent_runs(timeline: Timeline) -> list[_Run]:
+    if timeline.archive_rate == AGENT_RATE:  # bit-exact: every heard delta copied to its place
         for s in timeline.agent:
             if s.length != s.src_samples:
                 raise RenderError(f"agent frame {s.first_seq} laid {s.length} of {s.src_samples} samples")
-            _place(right, s.start, src.agent_pcm(s.first_seq, s.src_offset, s.src_samples))
-        return
-    for run in _runs(timeline.agent):
-        pcm = np.concatenate([src.agent_pcm(s.first_seq, s.src_offset, s.src_samples) for s in run])
-        _place(right, run[0].start, _resample(pcm, AGENT_RATE, rate, run[-1].end - run[0].start))
+        groups = [[s] for s in timeline.agent]
+    else:
+        groups = _runs(timeline.agent)
+    return [
+        _Run(g[0].start, g[-1].end - g[0].start, sum(s.src_samples for s in g), g[0].first_seq,
+             g[-1].last_seq, {s.first_seq: (s.src_offset, s.src_samples) for s in g})
+        for g in groups
+    ]
 
 
-def _render_unplayed(src: _Source, timeline: Timeline) -> tuple[Int16Array, list[dict[str, Any]]]:
-    track = np.zeros(timeline.unplayed_length, dtype=np.int16)
-    index: list[dict[str, Any]] = []
-    for u in timeline.unplayed:
-        pcm = src.agent_pcm(u.seq, u.src_offset, u.src_samples)
-        _place(track, u.track_offset, _resample(pcm, AGENT_RATE, timeline.archive_rate, u.length))
-        index.append(
-            {"seq": u.seq, "response_id": u.response_id, "cut_position": u.cut_position,
-             "trigger": None if u.trigger is None else str(u.trigger),
-             "scheduled_start": u.scheduled_start, "offset": u.track_offset, "length": u.length,
-             "src_offset": u.src_offset, "src_samples": u.src_samples}
-        )
-    return track, index
+class _Unplayed:
+    """The unplayed track: pieces come in arrival order and leave in the order they were cut."""
+
+    def __init__(self, pieces: Sequence[UnplayedSegment], rate: int) -> None:
+        self.pieces = pieces
+        self.rate = rate
+        self._by_seq: dict[int, list[int]] = {}
+        for i, u in enumerate(pieces):
+            self._by_seq.setdefault(u.seq, []).append(i)
+        self._ready: dict[int, Int16Array] = {}
+        self._next = 0
+
+    def feed(self, seq: int, record: AudioRecord | FrameRecord) -> list[Int16Array]:
+        for i in self._by_seq.get(seq, ()):
+            u = self.pieces[i]
+            pcm = _pcm(_audio(seq, record, Direction.S2C))[u.src_offset : u.src_offset + u.src_samples]
+            if len(pcm) != u.src_samples:
+                raise RenderError(f"agent frame {seq} lacks samples {u.src_offset}..{u.src_offset + u.src_samples}")
+            self._ready[i] = _resample(pcm, AGENT_RATE, self.rate, u.length)
+        out: list[Int16Array] = []
+        while self._next in self._ready:
+            out.append(self._ready.pop(self._next))
+            self._next += 1
+        return out
+
+    def finish(self) -> None:
+        if self._next < len(self.pieces):
+            seq = self.pieces[self._next].seq
+            raise RenderError(f"timeline names frame {seq} as {Direction.S2C} audio, but it is not")
+
+
+class SeekableSink(Protocol):
+    """Where an encoder writes: appends, and may seek back to patch what it wrote."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+BLOCK = 1 << 16  # samples per stereo block handed to the encoder (~1.4 s at 48 kHz)
+
+
+def render_audio(
+    records: Iterable[object],
+    call: CallPlan,
+    recording: Callable[[Int16Array], object],
+    unplayed: Callable[[Int16Array], object],
+    *,
+    block: int = BLOCK,
+) -> None:
+    """Pass 2: the same records again; stereo blocks (n, 2) go to ``recording`` in order, the
+    unplayed track's pieces to ``unplayed`` in order. Raises ``RenderError`` if the records
+    contradict the plan (a different iterator, or a damaged journal)."""
+    t = call.timeline
+    rate = t.archive_rate
+    left = _Channel(_caller_runs(t), Direction.C2S, CALLER_RATE, rate, t.end)
+    right = _Channel(_agent_runs(t), Direction.S2C, AGENT_RATE, rate, t.end)
+    cut = _Unplayed(t.unplayed, rate)
+    written = 0
+
+    def write_until(final: int, *, whole_blocks: bool) -> None:
+        nonlocal written
+        while final - written >= (block if whole_blocks else 1):
+            n = min(block, final - written)
+            recording(np.column_stack((left.take(n), right.take(n))))
+            written += n
+
+    seq = 0
+    for r in records:
+        if not isinstance(r, (AudioRecord, FrameRecord)):
+            continue
+        left.feed(seq, r)
+        right.feed(seq, r)
+        for piece in cut.feed(seq, r):
+            unplayed(piece)
+        seq += 1
+        write_until(min(left.final, right.final), whole_blocks=True)
+    left.finish()
+    right.finish()
+    cut.finish()
+    write_until(t.end, whole_blocks=False)
 
 
 def _ms(ns: int) -> float:
@@ -222,14 +455,6 @@ def _event_line(seq: int, r: AudioRecord | FrameRecord) -> dict[str, Any]:
     return line
 
 
-def event_log(frames: Sequence[AudioRecord | FrameRecord], close: CloseRecord | None) -> bytes:
-    """One JSON line per frame (verbatim unless audio), then one for the close, if any."""
-    lines = [canonical_json(_event_line(seq, r)) for seq, r in enumerate(frames)]
-    if close is not None:
-        lines.append(canonical_json(_close_json(close)))
-    return b"".join(line + b"\n" for line in lines)
-
-
 def _close_json(close: CloseRecord) -> dict[str, Any]:
     return {
         "kind": "close", "arrival_ms": _ms(close.arrival_ns), "code": close.code,
@@ -245,10 +470,7 @@ def _fact(e: TimelineRecord) -> dict[str, Any]:
     }
 
 
-def _alignment(
-    timeline: Timeline, runs: list[dict[str, Any]], unplayed: list[dict[str, Any]],
-    close: CloseRecord | None,
-) -> dict[str, Any]:
+def _alignment(timeline: Timeline, close: CloseRecord | None) -> dict[str, Any]:
     rate = timeline.archive_rate
     return {
         "format": ALIGNMENT_FORMAT,
@@ -265,10 +487,20 @@ def _alignment(
         "gaps": [_fact(e) for e in timeline.gaps],
         "drifts": [_fact(e) for e in timeline.drifts],
         "cuts": [_fact(e) for e in timeline.cuts],
-        "caller_runs": runs,
+        "caller_runs": [
+            {"start": r.start, "length": r.length, "src_samples": r.src_samples,
+             "first_seq": r.first_seq, "last_seq": r.last_seq}
+            for r in _caller_runs(timeline)
+        ],
         "agent_segments": len(timeline.agent),
         "unplayed_samples": timeline.unplayed_length,
-        "unplayed": unplayed,
+        "unplayed": [
+            {"seq": u.seq, "response_id": u.response_id, "cut_position": u.cut_position,
+             "trigger": None if u.trigger is None else str(u.trigger),
+             "scheduled_start": u.scheduled_start, "offset": u.track_offset, "length": u.length,
+             "src_offset": u.src_offset, "src_samples": u.src_samples}
+            for u in timeline.unplayed
+        ],
         "close": None if close is None else _close_json(close),
     }
 
@@ -281,49 +513,49 @@ def render(
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
 ) -> RenderedCall:
-    """Replay ``records`` (audio and frame records in arrival order) and render the call.
-
-    A ``CloseRecord`` among ``records`` is used when ``close`` is not given; timeline records
-    are ignored (the replay derives them again).
-    """
-    frames: list[AudioRecord | FrameRecord] = []
-    for r in records:
-        if isinstance(r, (AudioRecord, FrameRecord)):
-            frames.append(r)
-        elif isinstance(r, CloseRecord) and close is None:
-            close = r
-    session: CaptureSession = replay(
-        [*frames, *([close] if close is not None else [])],
-        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
-    )
-    timeline = session.timeline()
-    src = _Source(frames)
-    stereo = np.zeros((timeline.end, 2), dtype=np.int16)
-    left = np.zeros(timeline.end, dtype=np.int16)
-    right = np.zeros(timeline.end, dtype=np.int16)
-    runs = _render_caller(src, timeline, left)
-    _render_agent(src, timeline, right)
-    stereo[:, 0], stereo[:, 1] = left, right
-    unplayed, index = _render_unplayed(src, timeline)
+    """Both passes into memory: for short calls and tests (the archive streams instead)."""
+    items = list(records)
+    events = io.BytesIO()
+    call = plan(items, close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms,
+                cut_policy=cut_policy, events=events.write)
+    stereo: list[Int16Array] = [np.zeros((0, 2), dtype=np.int16)]
+    unplayed: list[Int16Array] = [np.zeros(0, dtype=np.int16)]
+    render_audio(items, call, stereo.append, unplayed.append)
     return RenderedCall(
         archive_rate=archive_rate,
-        summary=session.summary(),
-        timeline=timeline,
-        stereo=stereo,
-        unplayed=unplayed,
-        events=event_log(frames, close),
-        alignment=_alignment(timeline, runs, index, close),
+        summary=call.summary,
+        timeline=call.timeline,
+        stereo=np.concatenate(stereo),
+        unplayed=np.concatenate(unplayed),
+        events=events.getvalue(),
+        alignment=call.alignment(),
     )
+
+
+@contextmanager
+def flac_writer(dst: SeekableSink, rate: int, channels: int) -> Iterator[Callable[[Int16Array], None]]:
+    """A 16-bit FLAC encoder writing to ``dst`` block by block (``dst`` must allow the encoder
+    to rewrite its header at the end: a file, or ``age.AgeWriter``). libsndfile cannot write
+    an empty FLAC, so an empty track holds one sample of silence (its true length is in the
+    alignment manifest)."""
+    written = 0
+
+    def write(samples: Int16Array) -> None:
+        nonlocal written
+        f.write(samples)
+        written += len(samples)
+
+    with soundfile.SoundFile(dst, "w", rate, channels, "PCM_16", format="FLAC") as f:
+        yield write
+        if written == 0:
+            f.write(np.zeros((1,) if channels == 1 else (1, channels), dtype=np.int16))
 
 
 def encode_flac(samples: npt.NDArray[np.int16], rate: int) -> bytes:
-    """16-bit FLAC in memory. libsndfile cannot write an empty FLAC, so an empty track holds
-    one sample of silence (its true length is in the alignment manifest)."""
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    if len(samples) == 0:
-        samples = np.zeros((1,) if channels == 1 else (1, channels), dtype=np.int16)
+    """16-bit FLAC in memory (see ``flac_writer``)."""
     buf = io.BytesIO()
-    soundfile.write(buf, samples, rate, format="FLAC", subtype="PCM_16")
+    with flac_writer(buf, rate, 1 if samples.ndim == 1 else samples.shape[1]) as write:
+        write(samples)
     return buf.getvalue()
 
 
