@@ -95,13 +95,16 @@ class RenderedCall:
         return len(self.stereo) * 1000 / self.archive_rate
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def _pcm(record: AudioRecord) -> npt.NDArray[np.int16]:
-    return np.frombuffer(record.pcm, dtype="<i2", count=record.samples).astype(np.int16)
+    return np.frombuffer(record.pcm, dtype="<i2", count=record.samples).astype(np.int16, copy=False)
 
 
 def _to_int16(samples: npt.NDArray[np.float32]) -> Int16Array:
@@ -225,6 +228,9 @@ class _Run:
         return self.start + self.length
 
 
+_BATCH = 8192  # source samples handed to the resampler at once
+
+
 class _Channel:
     """One channel of the stereo recording, fed frames in arrival order, read in position order.
 
@@ -245,6 +251,8 @@ class _Channel:
         self._fed = 0  # its source samples so far
         self._laid = 0  # its archive samples so far
         self._stream: soxr.ResampleStream | None = None
+        self._batch: list[npt.NDArray[np.int16]] = []  # source samples not yet laid
+        self._batched = 0
         self._laid_audio: deque[tuple[int, Int16Array]] = deque()  # (position, samples), in order
         self._cursor = 0  # samples handed out by ``take``
 
@@ -274,15 +282,21 @@ class _Channel:
         self._fed += len(pcm)
         if self._fed > run.src_samples:
             self._fail(run)
+        self._batch.append(pcm)
+        self._batched += len(pcm)
         if self._fed == run.src_samples:
-            self._lay(run, pcm, last=True)
+            self._lay(run, last=True)
             self._i += 1
             self._fed = self._laid = 0
             self._stream = None
-        else:
-            self._lay(run, pcm, last=False)
+        elif self._batched >= _BATCH:
+            self._lay(run, last=False)
 
-    def _lay(self, run: _Run, pcm: npt.NDArray[np.int16], *, last: bool) -> None:
+    def _lay(self, run: _Run, *, last: bool) -> None:
+        """Lay the batched source samples (the resampler's output does not depend on batching)."""
+        pcm = self._batch[0] if len(self._batch) == 1 else np.concatenate(self._batch)
+        self._batch.clear()
+        self._batched = 0
         if self.src_rate == self.rate and run.length == run.src_samples:
             out = pcm  # bit-exact
         else:
