@@ -144,7 +144,7 @@ def job_flac(minutes: float) -> dict[str, object]:
         stereo[at : at + len(block)] = block
         at += len(block)
 
-    render_audio(call_records(minutes), call, keep, lambda _piece: None)
+    render_audio(lambda: call_records(minutes), call, keep, lambda _piece: None)
     t0 = time.process_time()
     flac = encode_flac(stereo, 48000)
     return {"duration_s": len(stereo) / 48000, "flac_mb": len(flac) / 1e6, "encode_cpu_s": time.process_time() - t0}

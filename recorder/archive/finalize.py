@@ -14,7 +14,8 @@ Order (DESIGN.md "Journal": the journal is deleted only after this returns):
 5. one database transaction: call rows, recordings row, ledger entry (``record_archive``).
 
 ``records`` is a factory: each call returns a fresh iterator over the same records. A new
-archive takes two passes (two calls); an archive already in place takes one (its summary).
+archive takes two passes (two calls), three if one channel runs far ahead of the other (see
+``render``); an archive already in place takes one (its summary).
 
 Idempotent: an archive already in place with a valid signed manifest and matching files is
 reused (nothing is re-rendered or overwritten; a damaged one raises ``IntegrityError`` and is
@@ -134,7 +135,7 @@ def _stage_files(
 
         recording = flac(RECORDING, 2)
         unplayed = flac(UNPLAYED, 1) if call.timeline.unplayed_length else _nothing_cut
-        render_audio(records(), call, recording, unplayed)
+        render_audio(records, call, recording, unplayed)
     staging.write(ALIGNMENT, age.encrypt(canonical_json(call.alignment()), recipients, rng=rng))
     staging.write(CALL, age.encrypt(calljson.dump(meta, call.summary), recipients, rng=rng))
     key_ids = age.recipient_key_ids(recipients)
@@ -175,7 +176,8 @@ def finalize_call(
     """Archive one call from its records (audio and frame records in arrival order).
 
     ``records()`` returns a fresh iterator over them each time; it is called twice for a new
-    archive (plan, then audio) and once when the archive is already in place.
+    archive (plan, then audio; three times if one channel runs far ahead of the other) and
+    once when the archive is already in place.
 
     ``close`` (or a ``CloseRecord`` among ``records``) is the end of the call; without it (a
     crash) audio scheduled after the last frame stays as scheduled. ``state``/``reason`` mark

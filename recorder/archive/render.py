@@ -16,14 +16,15 @@ Two passes over the records, so a call of any length renders in bounded memory:
 
 1. ``plan``: replay the records; keep the summary and the timeline (placements only, no PCM)
    and write the event log line by line as it goes.
-2. ``render_audio``: the records again, in order. Each channel turns the frames the timeline
+2. ``render_audio``: the records again (``records`` is a factory), in order. Each channel turns the frames the timeline
    placed into samples at their positions (soxr's streaming resampler gives the very samples
    of a one-shot resample of the run); the stereo recording is handed out block by block as
    far as both channels are final, the unplayed track piece by piece in the order cut.
 
-What is held at once: one block, the audio one channel has placed beyond the point where the
-other is final (the agent's audio delivered ahead of playout, or a caller running ahead of real
-time: 96 KB per second of lead), and unplayed pieces cut out of arrival order.
+What is held at once: one block, the audio one channel has laid ahead of the point where the
+other is final (agent audio delivered ahead of playout: seconds), and unplayed pieces cut out of
+arrival order. A channel more than ``MAX_LEAD`` samples ahead (a caller sending far faster
+than real time) gets a pass of its own, so the lead never grows past that.
 
 Replay sequence numbers are the index of each record among the audio and frame records given,
 so the render is consistent with its own replay even if the journal lost a record.
@@ -255,6 +256,7 @@ class _Channel:
         self._batched = 0
         self._laid_audio: deque[tuple[int, Int16Array]] = deque()  # (position, samples), in order
         self._cursor = 0  # samples handed out by ``take``
+        self.held = 0  # samples in ``_laid_audio``
 
     @property
     def final(self) -> int:
@@ -309,6 +311,7 @@ class _Channel:
         if len(out):
             self._laid_audio.append((run.start + self._laid, out))
             self._laid += len(out)
+            self.held += len(out)
 
     def _fail(self, run: _Run) -> None:
         if run.pieces is None:
@@ -332,6 +335,7 @@ class _Channel:
         while laid and laid[0][0] < hi:
             pos, samples = laid.popleft()
             block[pos - lo : pos - lo + len(samples)] = samples[: hi - pos]
+            self.held -= min(len(samples), hi - pos)
             if pos + len(samples) > hi:
                 laid.appendleft((hi, samples[hi - pos :]))
                 break
@@ -404,47 +408,95 @@ class SeekableSink(Protocol):
 
 
 BLOCK = 1 << 16  # samples per stereo block handed to the encoder (~1.4 s at 48 kHz)
+MAX_LEAD = 1 << 22  # samples one channel may hold ahead of the other (~87 s, 8 MB at 48 kHz)
+
+
+class _Frames:
+    """One pass over the audio and frame records, numbered as the replay numbers them."""
+
+    def __init__(self, records: Iterable[object], *, after: int = -1) -> None:
+        self._it = iter(records)
+        self.seq = -1  # the last one handed out
+        self._after = after
+
+    def next(self) -> tuple[int, AudioRecord | FrameRecord] | None:
+        for r in self._it:
+            if isinstance(r, (AudioRecord, FrameRecord)):
+                self.seq += 1
+                if self.seq > self._after:
+                    return self.seq, r
+        return None
 
 
 def render_audio(
-    records: Iterable[object],
+    records: Callable[[], Iterable[object]],
     call: CallPlan,
     recording: Callable[[Int16Array], object],
     unplayed: Callable[[Int16Array], object],
     *,
     block: int = BLOCK,
+    max_lead: int = MAX_LEAD,
 ) -> None:
-    """Pass 2: the same records again; stereo blocks (n, 2) go to ``recording`` in order, the
-    unplayed track's pieces to ``unplayed`` in order. Raises ``RenderError`` if the records
-    contradict the plan (a different iterator, or a damaged journal)."""
+    """Pass 2 over ``records()``: stereo blocks (n, 2) go to ``recording`` in order, the unplayed
+    track's pieces to ``unplayed`` in order. Raises ``RenderError`` if the records contradict
+    the plan (a different iterator, or a damaged journal).
+
+    One pass feeds both channels. Should one channel hold more than ``max_lead`` samples of
+    audio ahead of the other (a caller sending far faster than real time), it gets a pass of
+    its own from where it stands (``records()`` is called once more) and from then on each
+    channel reads only as far as the block being written needs: memory stays bounded.
+    """
     t = call.timeline
     rate = t.archive_rate
     left = _Channel(_caller_runs(t), Direction.C2S, CALLER_RATE, rate, t.end)
     right = _Channel(_agent_runs(t), Direction.S2C, AGENT_RATE, rate, t.end)
     cut = _Unplayed(t.unplayed, rate)
-    written = 0
+    shared = _Frames(records())
+    own: dict[int, _Frames] = {}  # id of a channel that left the shared pass -> its own pass
 
-    def write_until(final: int, *, whole_blocks: bool) -> None:
-        nonlocal written
-        while final - written >= (block if whole_blocks else 1):
-            n = min(block, final - written)
-            recording(np.column_stack((left.take(n), right.take(n))))
-            written += n
-
-    seq = 0
-    for r in records:
-        if not isinstance(r, (AudioRecord, FrameRecord)):
-            continue
-        left.feed(seq, r)
-        right.feed(seq, r)
+    def feed_shared() -> bool:
+        item = shared.next()
+        if item is None:
+            return False
+        seq, r = item
+        for ch in (left, right):
+            if id(ch) not in own:
+                ch.feed(seq, r)
+                if ch.held > max_lead:
+                    own[id(ch)] = _Frames(records(), after=seq)
         for piece in cut.feed(seq, r):
             unplayed(piece)
-        seq += 1
-        write_until(min(left.final, right.final), whole_blocks=True)
-    left.finish()
-    right.finish()
+        return True
+
+    def advance(ch: _Channel, target: int) -> None:
+        while ch.final < target:
+            mine = own.get(id(ch))
+            if mine is None:
+                if not feed_shared():
+                    return
+            else:
+                item = mine.next()
+                if item is None:
+                    return
+                ch.feed(*item)
+
+    written = 0
+    while written < t.end:
+        target = min(written + block, t.end)
+        advance(left, target)
+        advance(right, target)
+        if min(left.final, right.final) < target:
+            break  # the records ran out: ``finish`` says what is missing
+        recording(np.column_stack((left.take(target - written), right.take(target - written))))
+        written = target
+    while feed_shared():  # the rest: unplayed pieces, and checking nothing is left over
+        pass
+    for ch in (left, right):
+        mine = own.get(id(ch))
+        while mine is not None and (item := mine.next()) is not None:
+            ch.feed(*item)
+        ch.finish()
     cut.finish()
-    write_until(t.end, whole_blocks=False)
 
 
 def _ms(ns: int) -> float:
@@ -534,7 +586,7 @@ def render(
                 cut_policy=cut_policy, events=events.write)
     stereo: list[Int16Array] = [np.zeros((0, 2), dtype=np.int16)]
     unplayed: list[Int16Array] = [np.zeros(0, dtype=np.int16)]
-    render_audio(items, call, stereo.append, unplayed.append)
+    render_audio(lambda: items, call, stereo.append, unplayed.append)
     return RenderedCall(
         archive_rate=archive_rate,
         summary=call.summary,

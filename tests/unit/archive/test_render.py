@@ -122,7 +122,7 @@ def test_empty_call_renders_and_encodes() -> None:
 
 def _render_against_plan(call, records) -> None:  # type: ignore[no-untyped-def]
     call_plan = plan(call.journal, close=call.close)
-    render_audio(records, call_plan, lambda _block: None, lambda _piece: None)
+    render_audio(lambda: records, call_plan, lambda _block: None, lambda _piece: None)
 
 
 def test_records_that_contradict_the_plan_are_refused(call) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from recorder.archive.render import plan, render_audio
 from recorder.capture.records import AudioRecord, Direction, FrameRecord, Record
 from recorder.capture.session import CaptureSession
 from tests.unit.archive import reference_render
+from tests.unit.archive.calls import build_call
 
 MS = 1_000_000
 
@@ -78,15 +79,23 @@ def _call(bursts, responses, seed: int, close_ms: int | None) -> list[Record]:  
     close_ms=st.none() | st.integers(0, 2000),
     rate=st.sampled_from([48000, 44100, 16000]),
     block=st.sampled_from([1, 97, 4800, 1 << 16]),
+    max_lead=st.sampled_from([0, 500, 1 << 22]),  # 0 and 500: a channel takes a pass of its own
 )
-def test_streaming_render_equals_the_former_render(bursts, responses, seed, close_ms, rate, block) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_render_equals_the_former_render(bursts, responses, seed, close_ms, rate, block, max_lead) -> None:  # type: ignore[no-untyped-def]
     records = _call(bursts, responses, seed, close_ms)
     expected = reference_render.render(records, archive_rate=rate)
     events: list[bytes] = []
     call = plan(iter(records), archive_rate=rate, events=events.append)
     stereo: list[np.ndarray] = [np.zeros((0, 2), np.int16)]
     unplayed: list[np.ndarray] = [np.zeros(0, np.int16)]
-    render_audio(iter(records), call, stereo.append, unplayed.append, block=block)
+    passes: list[int] = []
+
+    def again() -> list[Record]:
+        passes.append(1)
+        return records
+
+    render_audio(again, call, stereo.append, unplayed.append, block=block, max_lead=max_lead)
+    assert len(passes) <= 3
     assert all(len(b) <= block for b in stereo)
     assert np.array_equal(np.concatenate(stereo), expected.stereo)
     assert np.array_equal(np.concatenate(unplayed), expected.unplayed)
@@ -94,3 +103,21 @@ def test_streaming_render_equals_the_former_render(bursts, responses, seed, clos
     assert call.alignment() == expected.alignment
     assert (call.summary, call.timeline) == (expected.summary, expected.timeline)
     assert call.frames == sum(isinstance(r, (AudioRecord, FrameRecord)) for r in records)
+
+
+def test_a_channel_far_ahead_reads_a_pass_of_its_own_and_renders_the_same() -> None:
+    call = build_call()
+    expected = reference_render.render(call.journal, close=call.close)
+    passes: list[int] = []
+
+    def again() -> list[AudioRecord | FrameRecord]:
+        passes.append(1)
+        return call.journal
+
+    stereo: list[np.ndarray] = []
+    unplayed: list[np.ndarray] = []
+    render_audio(again, plan(call.journal, close=call.close), stereo.append, unplayed.append,
+                 block=960, max_lead=2000)
+    assert len(passes) == 3  # the shared pass, and one of its own for the channel ahead
+    assert np.array_equal(np.concatenate(stereo), expected.stereo)
+    assert np.array_equal(np.concatenate(unplayed), expected.unplayed)
