@@ -16,8 +16,8 @@ Two passes over the records, so a call of any length renders in bounded memory:
 
 1. ``plan``: replay the records; keep the summary and the timeline (placements only, no PCM)
    and write the event log line by line as it goes.
-2. ``render_audio``: the records again (``records`` is a factory), in order. Each channel turns the frames the timeline
-   placed into samples at their positions (soxr's streaming resampler gives the very samples
+2. ``render_audio``: the records again, in order (it takes a factory of fresh iterators).
+   Each channel turns the frames the timeline placed into samples at their positions (soxr's streaming resampler gives the very samples
    of a one-shot resample of the run); the stereo recording is handed out block by block as
    far as both channels are final, the unplayed track piece by piece in the order cut.
 
