@@ -130,15 +130,16 @@ def _resample(pcm: npt.NDArray[np.int16], src_rate: int, rate: int, length: int)
     return _fit(_to_int16(np.asarray(out, dtype=np.float32)), length)
 
 
-def _runs(segments: Sequence[Segment]) -> list[list[Segment]]:
+def _runs(segments: Iterable[Segment]) -> Iterator[list[Segment]]:
     """Group segments laid end to end: each group is heard as one uninterrupted stream."""
-    runs: list[list[Segment]] = []
+    run: list[Segment] = []
     for seg in segments:
-        if runs and runs[-1][-1].end == seg.start:
-            runs[-1].append(seg)
-        else:
-            runs.append([seg])
-    return runs
+        if run and run[-1].end != seg.start:
+            yield run
+            run = []
+        run.append(seg)
+    if run:
+        yield run
 
 
 def _audio(seq: int, record: AudioRecord | FrameRecord, direction: Direction) -> AudioRecord:
@@ -239,16 +240,13 @@ class _Channel:
     not change, and ``take`` hands it out (silence where nothing was laid).
     """
 
-    def __init__(self, runs: list[_Run], direction: Direction, src_rate: int, rate: int, end: int) -> None:
-        for run in runs:
-            if run.start < 0 or run.end > end:
-                raise RenderError(f"audio at {run.start}+{run.length} falls outside the recording")
-        self.runs = runs
+    def __init__(self, runs: Iterable[_Run], direction: Direction, src_rate: int, rate: int, end: int) -> None:
         self.direction = direction
         self.src_rate = src_rate
         self.rate = rate
         self.end = end
-        self._i = 0  # the run being laid
+        self._runs = iter(runs)  # made as needed: a long call's runs are not all held at once
+        self._run = self._next_run()  # the run being laid
         self._fed = 0  # its source samples so far
         self._laid = 0  # its archive samples so far
         self._stream: soxr.ResampleStream | None = None
@@ -258,17 +256,23 @@ class _Channel:
         self._cursor = 0  # samples handed out by ``take``
         self.held = 0  # samples in ``_laid_audio``
 
+    def _next_run(self) -> _Run | None:
+        run = next(self._runs, None)
+        if run is not None and (run.start < 0 or run.end > self.end):
+            raise RenderError(f"audio at {run.start}+{run.length} falls outside the recording")
+        return run
+
     @property
     def final(self) -> int:
         """Every sample before this position is final."""
-        return self.runs[self._i].start + self._laid if self._i < len(self.runs) else self.end
+        return self.end if self._run is None else self._run.start + self._laid
 
     def feed(self, seq: int, record: AudioRecord | FrameRecord) -> None:
-        if self._i < len(self.runs) and self.runs[self._i].last_seq < seq:
-            self._fail(self.runs[self._i])
-        if self._i >= len(self.runs) or seq < self.runs[self._i].first_seq:
+        run = self._run
+        if run is not None and run.last_seq < seq:
+            self._fail(run)
+        if run is None or seq < run.first_seq:
             return
-        run = self.runs[self._i]
         if run.pieces is None:
             if not isinstance(record, AudioRecord) or record.direction is not self.direction:
                 return
@@ -288,7 +292,7 @@ class _Channel:
         self._batched += len(pcm)
         if self._fed == run.src_samples:
             self._lay(run, last=True)
-            self._i += 1
+            self._run = self._next_run()
             self._fed = self._laid = 0
             self._stream = None
         elif self._batched >= _BATCH:
@@ -324,8 +328,8 @@ class _Channel:
 
     def finish(self) -> None:
         """All frames were fed: any run not complete means the records contradict the timeline."""
-        if self._i < len(self.runs):
-            self._fail(self.runs[self._i])
+        if self._run is not None:
+            self._fail(self._run)
 
     def take(self, n: int) -> Int16Array:
         """The next ``n`` final samples."""
@@ -343,27 +347,21 @@ class _Channel:
         return block
 
 
-def _caller_runs(timeline: Timeline) -> list[_Run]:
-    return [
-        _Run(run[0].start, run[-1].end - run[0].start, sum(s.src_samples for s in run),
-             run[0].first_seq, run[-1].last_seq, None)
-        for run in _runs(timeline.caller)
-    ]
+def _caller_runs(timeline: Timeline) -> Iterator[_Run]:
+    for run in _runs(timeline.caller):
+        yield _Run(run[0].start, run[-1].end - run[0].start, sum(s.src_samples for s in run),
+                   run[0].first_seq, run[-1].last_seq, None)
 
 
-def _agent_runs(timeline: Timeline) -> list[_Run]:
-    if timeline.archive_rate == AGENT_RATE:  # bit-exact: every heard delta copied to its place
-        for s in timeline.agent:
-            if s.length != s.src_samples:
+def _agent_runs(timeline: Timeline) -> Iterator[_Run]:
+    exact = timeline.archive_rate == AGENT_RATE  # bit-exact: every heard delta copied to its place
+    for group in ([s] for s in timeline.agent) if exact else _runs(timeline.agent):
+        for s in group:
+            if exact and s.length != s.src_samples:
                 raise RenderError(f"agent frame {s.first_seq} laid {s.length} of {s.src_samples} samples")
-        groups = [[s] for s in timeline.agent]
-    else:
-        groups = _runs(timeline.agent)
-    return [
-        _Run(g[0].start, g[-1].end - g[0].start, sum(s.src_samples for s in g), g[0].first_seq,
-             g[-1].last_seq, {s.first_seq: (s.src_offset, s.src_samples) for s in g})
-        for g in groups
-    ]
+        yield _Run(group[0].start, group[-1].end - group[0].start, sum(s.src_samples for s in group),
+                   group[0].first_seq, group[-1].last_seq,
+                   {s.first_seq: (s.src_offset, s.src_samples) for s in group})
 
 
 class _Unplayed:
