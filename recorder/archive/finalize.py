@@ -1,12 +1,21 @@
 """Turn one call's records into a durable, signed, encrypted archive plus its database rows.
 
-Order (issue 4, "Archive"; DESIGN.md "Journal": the journal is deleted only after this returns):
+Order (DESIGN.md "Journal": the journal is deleted only after this returns):
 
-1. replay the records and render them in memory (``render``);
-2. encrypt every file to the archive recipients (age v1);
-3. build and sign ``manifest-0001.json`` (SHA-256, size, key ids of every file);
-4. write the archive directory atomically (``ArchiveStore.write_new``);
+1. pass 1 over the records (``render.plan``): replay, summary, timeline; the event log is
+   encrypted as it is made;
+2. pass 2 (``render.render_audio``): the stereo recording and the unplayed track are rendered
+   block by block into FLAC encoders that write through streaming age encryptors (64 KiB
+   chunks) into the archive's staging directory: no plaintext audio on disk, and memory
+   bounded whatever the call's length (see ``render``);
+3. the small files (alignment, call.json) are encrypted whole; each file's SHA-256 is read
+   back from its staged bytes and ``manifest-0001.json`` built and signed;
+4. the staging directory is published atomically (``ArchiveStaging.commit``);
 5. one database transaction: call rows, recordings row, ledger entry (``record_archive``).
+
+``records`` is a factory: each call returns a fresh iterator over the same records. A new
+archive takes two passes (two calls), three if one channel runs far ahead of the other (see
+``render``); an archive already in place takes one (its summary).
 
 Idempotent: an archive already in place with a valid signed manifest and matching files is
 reused (nothing is re-rendered or overwritten; a damaged one raises ``IntegrityError`` and is
@@ -16,12 +25,13 @@ between is repaired by running it again on the same records (``recorder recover`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,41 +39,38 @@ from typing import Any
 from sqlalchemy import Engine
 
 from recorder.archive import calljson
-from recorder.archive.ledger_head import HeadCheckpoint
-from recorder.archive.manifest import (
-    FileEntry,
-    Manifest,
-    sha256_hex,
-    sign_manifest,
-    verify_manifest,
+from recorder.archive.catalogue import (
+    ALIGNMENT,
+    ARCHIVE_TIER,
+    CALL,
+    EVENTS,
+    RECORDING,
+    UNPLAYED,
+    check_archive,
 )
+from recorder.archive.ledger_head import HeadCheckpoint
+from recorder.archive.manifest import FileEntry, Manifest, sha256_hex, sign_manifest
 from recorder.archive.render import (
     DEFAULT_ARCHIVE_RATE,
-    RenderedCall,
+    CallPlan,
+    RenderError,
     canonical_json,
-    encode_flac,
-    render,
+    flac_writer,
+    plan,
+    render_audio,
 )
-from recorder.archive.store import ArchiveExists, ArchiveStore
-from recorder.capture.records import AudioRecord, CallSummary, CloseRecord, FrameRecord
-from recorder.capture.session import replay
+from recorder.archive.store import ArchiveExists, ArchiveStaging, ArchiveStore
+from recorder.capture.records import CallSummary, CloseRecord
 from recorder.capture.timeline import CutPolicy
 from recorder.crypto import age
 from recorder.crypto.age import Rng
 from recorder.crypto.keys import KeyStore
-from recorder.crypto.signing import VerifyKey
 from recorder.db.recordings import RecordingInfo, record_archive
 from recorder.db.write import CallMeta
-from recorder.errors import IntegrityError
 
 logger = logging.getLogger(__name__)
 
-TIER = "archive"
-RECORDING = "recording.flac.age"
-UNPLAYED = "unplayed.flac.age"
-EVENTS = "events.jsonl.age"
-ALIGNMENT = "alignment.json.age"
-CALL = "call.json.age"
+Records = Callable[[], Iterable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +94,12 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def plaintext_files(rendered: RenderedCall, meta: CallMeta) -> dict[str, bytes]:
-    """The archive's files before encryption, by their archive name (``.age`` appended)."""
-    files = {
-        RECORDING: encode_flac(rendered.stereo, rendered.archive_rate),
-        EVENTS: rendered.events,
-        ALIGNMENT: canonical_json(rendered.alignment),
-        CALL: calljson.dump(meta, rendered.summary),
-    }
-    if len(rendered.unplayed):
-        files[UNPLAYED] = encode_flac(rendered.unplayed, rendered.archive_rate)
-    return files
-
-
-def manifest_summary(rendered: RenderedCall) -> dict[str, Any]:
+def manifest_summary(call: CallPlan) -> dict[str, Any]:
     """Durations and counts for the plaintext manifest; never content."""
-    s, t = rendered.summary, rendered.timeline
+    s, t = call.summary, call.timeline
     return {
-        "archive_rate": rendered.archive_rate,
-        "duration_ms": rendered.duration_ms,
+        "archive_rate": call.archive_rate,
+        "duration_ms": call.duration_ms,
         "caller_audio_ms": s.caller_audio_ms,
         "agent_audio_ms_received": s.agent_audio_ms_received,
         "agent_audio_ms_heard": s.agent_audio_ms_heard,
@@ -122,34 +116,37 @@ def manifest_summary(rendered: RenderedCall) -> dict[str, Any]:
     }
 
 
-def encrypt_files(
-    files: Mapping[str, bytes], recipients: list[age.Recipient], *, rng: Rng = os.urandom
-) -> tuple[dict[str, bytes], tuple[FileEntry, ...]]:
-    """Each file age-encrypted to ``recipients``, and its manifest entry."""
+def _stage_files(
+    staging: ArchiveStaging,
+    records: Records,
+    meta: CallMeta,
+    recipients: list[age.Recipient],
+    rng: Rng,
+    settings: dict[str, Any],
+) -> tuple[CallPlan, tuple[FileEntry, ...]]:
+    """Render and encrypt every file of the archive into ``staging``; their manifest entries."""
+    with staging.create(EVENTS) as f, age.AgeWriter(f, recipients, rng=rng) as events:
+        call = plan(records(), events=events.write, **settings)
+    rate = call.archive_rate
+    with contextlib.ExitStack() as stack:
+
+        def flac(name: str, channels: int) -> Callable[[Any], None]:
+            sealed = stack.enter_context(age.AgeWriter(stack.enter_context(staging.create(name)), recipients, rng=rng))
+            return stack.enter_context(flac_writer(sealed, rate, channels))
+
+        recording = flac(RECORDING, 2)
+        unplayed = flac(UNPLAYED, 1) if call.timeline.unplayed_length else _nothing_cut
+        render_audio(records, call, recording, unplayed)
+    staging.write(ALIGNMENT, age.encrypt(canonical_json(call.alignment()), recipients, rng=rng))
+    staging.write(CALL, age.encrypt(calljson.dump(meta, call.summary), recipients, rng=rng))
     key_ids = age.recipient_key_ids(recipients)
-    out: dict[str, bytes] = {}
-    entries: list[FileEntry] = []
-    for name, data in files.items():
-        sealed = age.encrypt(data, recipients, rng=rng)
-        out[name] = sealed
-        entries.append(FileEntry(name, sha256_hex(sealed), len(sealed), TIER, key_ids))
-    return out, tuple(sorted(entries, key=lambda e: e.name))
+    names = [RECORDING, EVENTS, ALIGNMENT, CALL, *([UNPLAYED] if call.timeline.unplayed_length else [])]
+    entries = [FileEntry(name, *staging.digest(name), ARCHIVE_TIER, key_ids) for name in names]
+    return call, tuple(sorted(entries, key=lambda e: e.name))
 
 
-def check_archive(
-    store: ArchiveStore, archive_dir: Path, verify_keys: Mapping[str, VerifyKey]
-) -> tuple[Manifest, bytes]:
-    """The latest manifest of an archive after checking its signature and every file's hash."""
-    version, data, sig = store.read_manifest(archive_dir)
-    name = f"{store.relative(archive_dir)}/manifest-{version:04d}.json"
-    if sig is None:
-        raise IntegrityError(name, "signature file is missing")
-    manifest = verify_manifest(data, sig, verify_keys, name=name)
-    for f in manifest.files:
-        blob = store.read(archive_dir, f.name)
-        if len(blob) != f.size or sha256_hex(blob) != f.sha256:
-            raise IntegrityError(f"{store.relative(archive_dir)}/{f.name}", "does not match its manifest")
-    return manifest, data
+def _nothing_cut(piece: Any) -> None:
+    raise RenderError("the render produced unplayed audio that its plan does not have")
 
 
 def _resolve_state(meta: CallMeta, state: str, reason: str | None) -> tuple[CallMeta, str]:
@@ -161,7 +158,7 @@ def _resolve_state(meta: CallMeta, state: str, reason: str | None) -> tuple[Call
 
 
 def finalize_call(
-    records: Iterable[object],
+    records: Records,
     meta: CallMeta,
     *,
     home: Path,
@@ -179,40 +176,43 @@ def finalize_call(
 ) -> ArchiveResult:
     """Archive one call from its records (audio and frame records in arrival order).
 
+    ``records()`` returns a fresh iterator over them each time; it is called twice for a new
+    archive (plan, then audio; three times if one channel runs far ahead of the other) and
+    once when the archive is already in place.
+
     ``close`` (or a ``CloseRecord`` among ``records``) is the end of the call; without it (a
     crash) audio scheduled after the last frame stays as scheduled. ``state``/``reason`` mark
     an incomplete archive (e.g. recovered from an orphaned journal).
     """
     t0 = time.perf_counter()
-    items = [r for r in records if isinstance(r, (AudioRecord, FrameRecord, CloseRecord))]
     if reason is None:
         reason = getattr(meta, "reason", None)  # CallMeta may carry why the call is incomplete
     meta, state = _resolve_state(meta, state, reason)
     store = ArchiveStore(home)
     dest = store.path_for(meta.id, meta.started_at)
     settings: dict[str, Any] = dict(
-        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy
+        close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy
     )
     summary: CallSummary
     reused = dest.exists()
     if not reused:
-        rendered = render(items, close=close, **settings)
-        summary = rendered.summary
-        recipients = keystore.recipients("archive")
-        sealed, entries = encrypt_files(plaintext_files(rendered, meta), recipients, rng=rng)
-        signing_key = keystore.signing_key()
-        manifest = Manifest(
-            session_id=meta.id, version=1, created_at=clock().astimezone(dt.UTC).isoformat(),
-            state=state, reason=reason, files=entries, signing_key_id=signing_key.key_id,
-            summary=manifest_summary(rendered),
-        )
-        data = manifest.to_bytes()
         try:
-            store.write_new(meta.id, meta.started_at, sealed, data, sign_manifest(data, signing_key))
+            with store.stage(meta.id, meta.started_at) as staging:
+                recipients = keystore.recipients(ARCHIVE_TIER)
+                call, entries = _stage_files(staging, records, meta, recipients, rng, settings)
+                summary = call.summary
+                signing_key = keystore.signing_key()
+                manifest = Manifest(
+                    session_id=meta.id, version=1, created_at=clock().astimezone(dt.UTC).isoformat(),
+                    state=state, reason=reason, files=entries, signing_key_id=signing_key.key_id,
+                    summary=manifest_summary(call),
+                )
+                data = manifest.to_bytes()
+                staging.commit(data, sign_manifest(data, signing_key))
         except ArchiveExists:
             reused = True  # another finalizer won the race: use its archive
-    else:
-        summary = _replay_summary(items, close, settings)
+    if reused:
+        summary = plan(records(), **settings).summary
     manifest, data = check_archive(store, dest, keystore.verify_keys())
     info = RecordingInfo(
         session_id=meta.id,
@@ -240,12 +240,3 @@ def finalize_call(
         duration_ms=float(manifest.summary.get("duration_ms", 0.0)),
     )
 
-
-def _replay_summary(
-    items: list[AudioRecord | FrameRecord | CloseRecord], close: CloseRecord | None, settings: dict[str, Any]
-) -> CallSummary:
-    frames: list[AudioRecord | FrameRecord | CloseRecord] = [
-        r for r in items if not isinstance(r, CloseRecord)
-    ]
-    end = close or next((r for r in items if isinstance(r, CloseRecord)), None)
-    return replay([*frames, *([end] if end else [])], **settings).summary()

@@ -1,4 +1,4 @@
-"""Render what the caller heard from capture records (DESIGN.md "Timeline"); pure, in memory.
+"""Render what the caller heard from capture records (DESIGN.md "Timeline"), in bounded memory.
 
 Input is the journal's view of a call: ``AudioRecord``/``FrameRecord`` in arrival order (plus the
 ``CloseRecord`` if the call ended cleanly). They are replayed into a fresh ``CaptureSession``,
@@ -12,7 +12,20 @@ whose timeline says where every source sample lands; this module only turns that
 * the event log: one JSON line per frame (audio frames as metadata only) and one for the close;
 * the alignment manifest: rates, gaps, drift, cuts, the unplayed index, caller runs.
 
-FLAC encoding happens in memory (``io.BytesIO``): plaintext audio never touches the disk.
+Two passes over the records, so a call of any length renders in bounded memory:
+
+1. ``plan``: replay the records; keep the summary and the timeline (placements only, no PCM)
+   and write the event log line by line as it goes.
+2. ``render_audio``: the records again, in order (it takes a factory of fresh iterators).
+   Each channel turns the frames the timeline placed into samples at their positions (soxr's streaming resampler gives the very samples
+   of a one-shot resample of the run); the stereo recording is handed out block by block as
+   far as both channels are final, the unplayed track piece by piece in the order cut.
+
+What is held at once: one block, the audio one channel has laid ahead of the point where the
+other is final (agent audio delivered ahead of playout: seconds), and unplayed pieces cut out of
+arrival order. A channel more than ``MAX_LEAD`` samples ahead (a caller sending far faster
+than real time) gets a pass of its own, so the lead never grows past that.
+
 Replay sequence numbers are the index of each record among the audio and frame records given,
 so the render is consistent with its own replay even if the journal lost a record.
 """
@@ -22,9 +35,11 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,14 +54,15 @@ from recorder.capture.records import (
     FrameRecord,
     TimelineRecord,
 )
-from recorder.capture.session import CaptureSession, replay
-from recorder.capture.timeline import CutPolicy, Segment, Timeline
+from recorder.capture.session import replay
+from recorder.capture.timeline import CutPolicy, Segment, Timeline, UnplayedSegment
 from recorder.errors import RecorderError
 from recorder.units import AGENT_RATE, CALLER_RATE
 
 Int16Array = npt.NDArray[np.int16]
 DEFAULT_ARCHIVE_RATE = 48000
 RESAMPLER_QUALITY = "HQ"
+FLAC_COMPRESSION = 0.5  # libFLAC level 4: a fifth faster than libsndfile's default 5, <1 % larger
 ALIGNMENT_FORMAT = "recorder-alignment/1"
 
 
@@ -81,123 +97,405 @@ class RenderedCall:
         return len(self.stereo) * 1000 / self.archive_rate
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def _pcm(record: AudioRecord) -> npt.NDArray[np.int16]:
-    return np.frombuffer(record.pcm, dtype="<i2", count=record.samples).astype(np.int16)
+    return np.frombuffer(record.pcm, dtype="<i2", count=record.samples).astype(np.int16, copy=False)
 
 
-def _to_int16(samples: npt.NDArray[np.float32], length: int) -> Int16Array:
-    """Round and clip to int16, padded with silence or trimmed to exactly ``length``."""
+def _to_int16(samples: npt.NDArray[np.float32]) -> Int16Array:
+    return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+
+
+def _fit(samples: Int16Array, length: int) -> Int16Array:
+    """Padded with silence or trimmed to exactly ``length``."""
     out = np.zeros(length, dtype=np.int16)
     n = min(length, len(samples))
-    out[:n] = np.clip(np.rint(samples[:n]), -32768, 32767).astype(np.int16)
+    out[:n] = samples[:n]
     return out
 
 
 def _resample(pcm: npt.NDArray[np.int16], src_rate: int, rate: int, length: int) -> Int16Array:
-    """One stream through soxr, fitted to the ``length`` the timeline gave it."""
+    """One short stream through soxr at once (an unplayed piece), fitted to ``length``."""
     if src_rate == rate and len(pcm) == length:
         return pcm.astype(np.int16, copy=True)
     if len(pcm) == 0:
         return np.zeros(length, dtype=np.int16)
     out = soxr.resample(pcm.astype(np.float32), src_rate, rate, quality=RESAMPLER_QUALITY)
-    return _to_int16(np.asarray(out, dtype=np.float32), length)
+    return _fit(_to_int16(np.asarray(out, dtype=np.float32)), length)
 
 
-def _runs(segments: Sequence[Segment]) -> list[list[Segment]]:
+def _runs(segments: Iterable[Segment]) -> Iterator[list[Segment]]:
     """Group segments laid end to end: each group is heard as one uninterrupted stream."""
-    runs: list[list[Segment]] = []
+    run: list[Segment] = []
     for seg in segments:
-        if runs and runs[-1][-1].end == seg.start:
-            runs[-1].append(seg)
+        if run and run[-1].end != seg.start:
+            yield run
+            run = []
+        run.append(seg)
+    if run:
+        yield run
+
+
+def _audio(seq: int, record: AudioRecord | FrameRecord, direction: Direction) -> AudioRecord:
+    if not isinstance(record, AudioRecord) or record.direction is not direction:
+        raise RenderError(f"timeline names frame {seq} as {direction} audio, but it is not")
+    return record
+
+
+# --- pass 1: the plan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """What the replay says about a call, without its audio: enough to write everything but PCM."""
+
+    archive_rate: int
+    summary: CallSummary
+    timeline: Timeline
+    close: CloseRecord | None
+    frames: int  # audio and frame records replayed
+
+    @property
+    def duration_ms(self) -> float:
+        return self.timeline.end * 1000 / self.archive_rate
+
+    def alignment(self) -> dict[str, Any]:
+        return _alignment(self.timeline, self.close)
+
+
+def plan(
+    records: Iterable[object],
+    *,
+    close: CloseRecord | None = None,
+    archive_rate: int = DEFAULT_ARCHIVE_RATE,
+    gap_threshold_ms: float = 250.0,
+    cut_policy: CutPolicy = CutPolicy(),
+    events: Callable[[bytes], object] | None = None,
+) -> CallPlan:
+    """Pass 1: replay ``records``; each event log line goes to ``events`` as it is made.
+
+    A ``CloseRecord`` among ``records`` is used when ``close`` is not given; timeline records
+    are ignored (the replay derives them again).
+    """
+    found = close
+    count = 0
+
+    def frames_then_close() -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
+        nonlocal found, count
+        for r in records:
+            if isinstance(r, (AudioRecord, FrameRecord)):
+                if events is not None:
+                    events(canonical_json(_event_line(count, r)) + b"\n")
+                count += 1
+                yield r
+            elif isinstance(r, CloseRecord) and found is None:
+                found = r
+        if found is not None:
+            yield found
+
+    session = replay(
+        frames_then_close(),
+        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+    )
+    if events is not None and found is not None:
+        events(canonical_json(_close_json(found)) + b"\n")
+    return CallPlan(archive_rate, session.summary(), session.timeline(), found, count)
+
+
+# --- pass 2: the audio ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Source samples heard as one stream, laid on ``length`` samples from ``start``.
+
+    ``pieces`` maps a frame to the (offset, count) of its samples the run takes; None means all
+    samples of every ``direction`` audio frame in ``first_seq..last_seq`` (the caller)."""
+
+    start: int
+    length: int
+    src_samples: int
+    first_seq: int
+    last_seq: int
+    pieces: dict[int, tuple[int, int]] | None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+_BATCH = 8192  # source samples handed to the resampler at once
+
+
+class _Channel:
+    """One channel of the stereo recording, fed frames in arrival order, read in position order.
+
+    Runs are laid in position order as their frames arrive; everything before ``final`` will
+    not change, and ``take`` hands it out (silence where nothing was laid).
+    """
+
+    def __init__(self, runs: Iterable[_Run], direction: Direction, src_rate: int, rate: int, end: int) -> None:
+        self.direction = direction
+        self.src_rate = src_rate
+        self.rate = rate
+        self.end = end
+        self._runs = iter(runs)  # made as needed: a long call's runs are not all held at once
+        self._run = self._next_run()  # the run being laid
+        self._fed = 0  # its source samples so far
+        self._laid = 0  # its archive samples so far
+        self._stream: soxr.ResampleStream | None = None
+        self._batch: list[npt.NDArray[np.int16]] = []  # source samples not yet laid
+        self._batched = 0
+        self._laid_audio: deque[tuple[int, Int16Array]] = deque()  # (position, samples), in order
+        self._cursor = 0  # samples handed out by ``take``
+        self.held = 0  # samples in ``_laid_audio``
+
+    def _next_run(self) -> _Run | None:
+        run = next(self._runs, None)
+        if run is not None and (run.start < 0 or run.end > self.end):
+            raise RenderError(f"audio at {run.start}+{run.length} falls outside the recording")
+        return run
+
+    @property
+    def final(self) -> int:
+        """Every sample before this position is final."""
+        return self.end if self._run is None else self._run.start + self._laid
+
+    def feed(self, seq: int, record: AudioRecord | FrameRecord) -> None:
+        run = self._run
+        if run is not None and run.last_seq < seq:
+            self._fail(run)
+        if run is None or seq < run.first_seq:
+            return
+        if run.pieces is None:
+            if not isinstance(record, AudioRecord) or record.direction is not self.direction:
+                return
+            pcm = _pcm(record)
         else:
-            runs.append([seg])
-    return runs
+            piece = run.pieces.get(seq)
+            if piece is None:
+                return
+            offset, count = piece
+            pcm = _pcm(_audio(seq, record, self.direction))[offset : offset + count]
+            if len(pcm) != count:
+                raise RenderError(f"agent frame {seq} lacks samples {offset}..{offset + count}")
+        self._fed += len(pcm)
+        if self._fed > run.src_samples:
+            self._fail(run)
+        self._batch.append(pcm)
+        self._batched += len(pcm)
+        if self._fed == run.src_samples:
+            self._lay(run, last=True)
+            self._run = self._next_run()
+            self._fed = self._laid = 0
+            self._stream = None
+        elif self._batched >= _BATCH:
+            self._lay(run, last=False)
 
+    def _lay(self, run: _Run, *, last: bool) -> None:
+        """Lay the batched source samples (the resampler's output does not depend on batching)."""
+        pcm = self._batch[0] if len(self._batch) == 1 else np.concatenate(self._batch)
+        self._batch.clear()
+        self._batched = 0
+        if self.src_rate == self.rate and run.length == run.src_samples:
+            out = pcm  # bit-exact
+        else:
+            if self._stream is None:
+                self._stream = soxr.ResampleStream(
+                    self.src_rate, self.rate, 1, dtype="float32", quality=RESAMPLER_QUALITY
+                )
+            out = _to_int16(self._stream.resample_chunk(pcm.astype(np.float32), last=last))
+        out = out[: run.length - self._laid]
+        if len(out):
+            self._laid_audio.append((run.start + self._laid, out))
+            self._laid += len(out)
+            self.held += len(out)
 
-class _Source:
-    """The PCM of replayed audio frames, by replay sequence number."""
-
-    def __init__(self, frames: Sequence[AudioRecord | FrameRecord]) -> None:
-        self.frames = frames
-
-    def audio(self, seq: int, direction: Direction) -> AudioRecord:
-        record = self.frames[seq] if 0 <= seq < len(self.frames) else None
-        if not isinstance(record, AudioRecord) or record.direction is not direction:
-            raise RenderError(f"timeline names frame {seq} as {direction} audio, but it is not")
-        return record
-
-    def caller_pcm(self, seg: Segment) -> npt.NDArray[np.int16]:
-        parts = [
-            _pcm(r)
-            for r in self.frames[seg.first_seq : seg.last_seq + 1]
-            if isinstance(r, AudioRecord) and r.direction is Direction.C2S
-        ]
-        pcm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        if len(pcm) != seg.src_samples:
+    def _fail(self, run: _Run) -> None:
+        if run.pieces is None:
             raise RenderError(
-                f"caller frames {seg.first_seq}..{seg.last_seq} hold {len(pcm)} samples, "
-                f"the timeline laid {seg.src_samples}"
+                f"caller frames {run.first_seq}..{run.last_seq} hold {self._fed}+ samples, "
+                f"the timeline laid {run.src_samples}"
             )
-        return pcm
+        missing = sorted(run.pieces)[-1] if self._fed else run.first_seq
+        raise RenderError(f"timeline names frame {missing} as {self.direction} audio, but it is not")
 
-    def agent_pcm(self, seq: int, offset: int, count: int) -> npt.NDArray[np.int16]:
-        pcm = _pcm(self.audio(seq, Direction.S2C))[offset : offset + count]
-        if len(pcm) != count:
-            raise RenderError(f"agent frame {seq} lacks samples {offset}..{offset + count}")
-        return pcm
+    def finish(self) -> None:
+        """All frames were fed: any run not complete means the records contradict the timeline."""
+        if self._run is not None:
+            self._fail(self._run)
+
+    def take(self, n: int) -> Int16Array:
+        """The next ``n`` final samples."""
+        lo, hi = self._cursor, self._cursor + n
+        block = np.zeros(n, dtype=np.int16)
+        laid = self._laid_audio
+        while laid and laid[0][0] < hi:
+            pos, samples = laid.popleft()
+            block[pos - lo : pos - lo + len(samples)] = samples[: hi - pos]
+            self.held -= min(len(samples), hi - pos)
+            if pos + len(samples) > hi:
+                laid.appendleft((hi, samples[hi - pos :]))
+                break
+        self._cursor = hi
+        return block
 
 
-def _place(track: Int16Array, start: int, samples: Int16Array) -> None:
-    if start < 0 or start + len(samples) > len(track):
-        raise RenderError(f"audio at {start}+{len(samples)} falls outside the recording")
-    track[start : start + len(samples)] = samples
-
-
-def _render_caller(src: _Source, timeline: Timeline, left: Int16Array) -> list[dict[str, Any]]:
-    rate = timeline.archive_rate
-    runs: list[dict[str, Any]] = []
+def _caller_runs(timeline: Timeline) -> Iterator[_Run]:
     for run in _runs(timeline.caller):
-        pcm = np.concatenate([src.caller_pcm(s) for s in run])
-        length = run[-1].end - run[0].start
-        _place(left, run[0].start, _resample(pcm, CALLER_RATE, rate, length))
-        runs.append(
-            {"start": run[0].start, "length": length, "src_samples": len(pcm),
-             "first_seq": run[0].first_seq, "last_seq": run[-1].last_seq}
-        )
-    return runs
+        yield _Run(run[0].start, run[-1].end - run[0].start, sum(s.src_samples for s in run),
+                   run[0].first_seq, run[-1].last_seq, None)
 
 
-def _render_agent(src: _Source, timeline: Timeline, right: Int16Array) -> None:
-    rate = timeline.archive_rate
-    if rate == AGENT_RATE:  # bit-exact: every heard sample copied to its scheduled position
-        for s in timeline.agent:
-            if s.length != s.src_samples:
+def _agent_runs(timeline: Timeline) -> Iterator[_Run]:
+    exact = timeline.archive_rate == AGENT_RATE  # bit-exact: every heard delta copied to its place
+    for group in ([s] for s in timeline.agent) if exact else _runs(timeline.agent):
+        for s in group:
+            if exact and s.length != s.src_samples:
                 raise RenderError(f"agent frame {s.first_seq} laid {s.length} of {s.src_samples} samples")
-            _place(right, s.start, src.agent_pcm(s.first_seq, s.src_offset, s.src_samples))
-        return
-    for run in _runs(timeline.agent):
-        pcm = np.concatenate([src.agent_pcm(s.first_seq, s.src_offset, s.src_samples) for s in run])
-        _place(right, run[0].start, _resample(pcm, AGENT_RATE, rate, run[-1].end - run[0].start))
+        yield _Run(group[0].start, group[-1].end - group[0].start, sum(s.src_samples for s in group),
+                   group[0].first_seq, group[-1].last_seq,
+                   {s.first_seq: (s.src_offset, s.src_samples) for s in group})
 
 
-def _render_unplayed(src: _Source, timeline: Timeline) -> tuple[Int16Array, list[dict[str, Any]]]:
-    track = np.zeros(timeline.unplayed_length, dtype=np.int16)
-    index: list[dict[str, Any]] = []
-    for u in timeline.unplayed:
-        pcm = src.agent_pcm(u.seq, u.src_offset, u.src_samples)
-        _place(track, u.track_offset, _resample(pcm, AGENT_RATE, timeline.archive_rate, u.length))
-        index.append(
-            {"seq": u.seq, "response_id": u.response_id, "cut_position": u.cut_position,
-             "trigger": None if u.trigger is None else str(u.trigger),
-             "scheduled_start": u.scheduled_start, "offset": u.track_offset, "length": u.length,
-             "src_offset": u.src_offset, "src_samples": u.src_samples}
-        )
-    return track, index
+class _Unplayed:
+    """The unplayed track: pieces come in arrival order and leave in the order they were cut."""
+
+    def __init__(self, pieces: Sequence[UnplayedSegment], rate: int) -> None:
+        self.pieces = pieces
+        self.rate = rate
+        self._by_seq: dict[int, list[int]] = {}
+        for i, u in enumerate(pieces):
+            self._by_seq.setdefault(u.seq, []).append(i)
+        self._ready: dict[int, Int16Array] = {}
+        self._next = 0
+
+    def feed(self, seq: int, record: AudioRecord | FrameRecord) -> list[Int16Array]:
+        for i in self._by_seq.get(seq, ()):
+            u = self.pieces[i]
+            pcm = _pcm(_audio(seq, record, Direction.S2C))[u.src_offset : u.src_offset + u.src_samples]
+            if len(pcm) != u.src_samples:
+                raise RenderError(f"agent frame {seq} lacks samples {u.src_offset}..{u.src_offset + u.src_samples}")
+            self._ready[i] = _resample(pcm, AGENT_RATE, self.rate, u.length)
+        out: list[Int16Array] = []
+        while self._next in self._ready:
+            out.append(self._ready.pop(self._next))
+            self._next += 1
+        return out
+
+    def finish(self) -> None:
+        if self._next < len(self.pieces):
+            seq = self.pieces[self._next].seq
+            raise RenderError(f"timeline names frame {seq} as {Direction.S2C} audio, but it is not")
+
+
+class SeekableSink(Protocol):
+    """Where an encoder writes: appends, and may seek back to patch what it wrote."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+BLOCK = 1 << 16  # samples per stereo block handed to the encoder (~1.4 s at 48 kHz)
+MAX_LEAD = 1 << 22  # samples one channel may hold ahead of the other (~87 s, 8 MB at 48 kHz)
+
+
+class _Frames:
+    """One pass over the audio and frame records, numbered as the replay numbers them."""
+
+    def __init__(self, records: Iterable[object], *, after: int = -1) -> None:
+        self._it = iter(records)
+        self.seq = -1  # the last one handed out
+        self._after = after
+
+    def next(self) -> tuple[int, AudioRecord | FrameRecord] | None:
+        for r in self._it:
+            if isinstance(r, (AudioRecord, FrameRecord)):
+                self.seq += 1
+                if self.seq > self._after:
+                    return self.seq, r
+        return None
+
+
+def render_audio(
+    records: Callable[[], Iterable[object]],
+    call: CallPlan,
+    recording: Callable[[Int16Array], object],
+    unplayed: Callable[[Int16Array], object],
+    *,
+    block: int = BLOCK,
+    max_lead: int = MAX_LEAD,
+) -> None:
+    """Pass 2 over ``records()``: stereo blocks (n, 2) go to ``recording`` in order, the unplayed
+    track's pieces to ``unplayed`` in order. Raises ``RenderError`` if the records contradict
+    the plan (a different iterator, or a damaged journal).
+
+    One pass feeds both channels. Should one channel hold more than ``max_lead`` samples of
+    audio ahead of the other (a caller sending far faster than real time), it gets a pass of
+    its own from where it stands (``records()`` is called once more) and from then on each
+    channel reads only as far as the block being written needs: memory stays bounded.
+    """
+    t = call.timeline
+    rate = t.archive_rate
+    left = _Channel(_caller_runs(t), Direction.C2S, CALLER_RATE, rate, t.end)
+    right = _Channel(_agent_runs(t), Direction.S2C, AGENT_RATE, rate, t.end)
+    cut = _Unplayed(t.unplayed, rate)
+    shared = _Frames(records())
+    own: dict[int, _Frames] = {}  # id of a channel that left the shared pass -> its own pass
+
+    def feed_shared() -> bool:
+        item = shared.next()
+        if item is None:
+            return False
+        seq, r = item
+        for ch in (left, right):
+            if id(ch) not in own:
+                ch.feed(seq, r)
+                if ch.held > max_lead:
+                    own[id(ch)] = _Frames(records(), after=seq)
+        for piece in cut.feed(seq, r):
+            unplayed(piece)
+        return True
+
+    def advance(ch: _Channel, target: int) -> None:
+        while ch.final < target:
+            mine = own.get(id(ch))
+            if mine is None:
+                if not feed_shared():
+                    return
+            else:
+                item = mine.next()
+                if item is None:
+                    return
+                ch.feed(*item)
+
+    written = 0
+    while written < t.end:
+        target = min(written + block, t.end)
+        advance(left, target)
+        advance(right, target)
+        if min(left.final, right.final) < target:
+            break  # the records ran out: ``finish`` says what is missing
+        recording(np.column_stack((left.take(target - written), right.take(target - written))))
+        written = target
+    while feed_shared():  # the rest: unplayed pieces, and checking nothing is left over
+        pass
+    for ch in (left, right):
+        mine = own.get(id(ch))
+        while mine is not None and (item := mine.next()) is not None:
+            ch.feed(*item)
+        ch.finish()
+    cut.finish()
 
 
 def _ms(ns: int) -> float:
@@ -222,14 +520,6 @@ def _event_line(seq: int, r: AudioRecord | FrameRecord) -> dict[str, Any]:
     return line
 
 
-def event_log(frames: Sequence[AudioRecord | FrameRecord], close: CloseRecord | None) -> bytes:
-    """One JSON line per frame (verbatim unless audio), then one for the close, if any."""
-    lines = [canonical_json(_event_line(seq, r)) for seq, r in enumerate(frames)]
-    if close is not None:
-        lines.append(canonical_json(_close_json(close)))
-    return b"".join(line + b"\n" for line in lines)
-
-
 def _close_json(close: CloseRecord) -> dict[str, Any]:
     return {
         "kind": "close", "arrival_ms": _ms(close.arrival_ns), "code": close.code,
@@ -245,10 +535,7 @@ def _fact(e: TimelineRecord) -> dict[str, Any]:
     }
 
 
-def _alignment(
-    timeline: Timeline, runs: list[dict[str, Any]], unplayed: list[dict[str, Any]],
-    close: CloseRecord | None,
-) -> dict[str, Any]:
+def _alignment(timeline: Timeline, close: CloseRecord | None) -> dict[str, Any]:
     rate = timeline.archive_rate
     return {
         "format": ALIGNMENT_FORMAT,
@@ -265,10 +552,20 @@ def _alignment(
         "gaps": [_fact(e) for e in timeline.gaps],
         "drifts": [_fact(e) for e in timeline.drifts],
         "cuts": [_fact(e) for e in timeline.cuts],
-        "caller_runs": runs,
+        "caller_runs": [
+            {"start": r.start, "length": r.length, "src_samples": r.src_samples,
+             "first_seq": r.first_seq, "last_seq": r.last_seq}
+            for r in _caller_runs(timeline)
+        ],
         "agent_segments": len(timeline.agent),
         "unplayed_samples": timeline.unplayed_length,
-        "unplayed": unplayed,
+        "unplayed": [
+            {"seq": u.seq, "response_id": u.response_id, "cut_position": u.cut_position,
+             "trigger": None if u.trigger is None else str(u.trigger),
+             "scheduled_start": u.scheduled_start, "offset": u.track_offset, "length": u.length,
+             "src_offset": u.src_offset, "src_samples": u.src_samples}
+            for u in timeline.unplayed
+        ],
         "close": None if close is None else _close_json(close),
     }
 
@@ -281,49 +578,51 @@ def render(
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
 ) -> RenderedCall:
-    """Replay ``records`` (audio and frame records in arrival order) and render the call.
-
-    A ``CloseRecord`` among ``records`` is used when ``close`` is not given; timeline records
-    are ignored (the replay derives them again).
-    """
-    frames: list[AudioRecord | FrameRecord] = []
-    for r in records:
-        if isinstance(r, (AudioRecord, FrameRecord)):
-            frames.append(r)
-        elif isinstance(r, CloseRecord) and close is None:
-            close = r
-    session: CaptureSession = replay(
-        [*frames, *([close] if close is not None else [])],
-        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
-    )
-    timeline = session.timeline()
-    src = _Source(frames)
-    stereo = np.zeros((timeline.end, 2), dtype=np.int16)
-    left = np.zeros(timeline.end, dtype=np.int16)
-    right = np.zeros(timeline.end, dtype=np.int16)
-    runs = _render_caller(src, timeline, left)
-    _render_agent(src, timeline, right)
-    stereo[:, 0], stereo[:, 1] = left, right
-    unplayed, index = _render_unplayed(src, timeline)
+    """Both passes into memory: for short calls and tests (the archive streams instead)."""
+    items = list(records)
+    events = io.BytesIO()
+    call = plan(items, close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms,
+                cut_policy=cut_policy, events=events.write)
+    stereo: list[Int16Array] = [np.zeros((0, 2), dtype=np.int16)]
+    unplayed: list[Int16Array] = [np.zeros(0, dtype=np.int16)]
+    render_audio(lambda: items, call, stereo.append, unplayed.append)
     return RenderedCall(
         archive_rate=archive_rate,
-        summary=session.summary(),
-        timeline=timeline,
-        stereo=stereo,
-        unplayed=unplayed,
-        events=event_log(frames, close),
-        alignment=_alignment(timeline, runs, index, close),
+        summary=call.summary,
+        timeline=call.timeline,
+        stereo=np.concatenate(stereo),
+        unplayed=np.concatenate(unplayed),
+        events=events.getvalue(),
+        alignment=call.alignment(),
     )
+
+
+@contextmanager
+def flac_writer(dst: SeekableSink, rate: int, channels: int) -> Iterator[Callable[[Int16Array], None]]:
+    """A 16-bit FLAC encoder writing to ``dst`` block by block (``dst`` must allow the encoder
+    to rewrite its header at the end: a file, or ``age.AgeWriter``). libsndfile cannot write
+    an empty FLAC, so an empty track holds one sample of silence (its true length is in the
+    alignment manifest)."""
+    written = 0
+
+    def write(samples: Int16Array) -> None:
+        nonlocal written
+        f.write(samples)
+        written += len(samples)
+
+    with soundfile.SoundFile(
+        dst, "w", rate, channels, "PCM_16", format="FLAC", compression_level=FLAC_COMPRESSION
+    ) as f:
+        yield write
+        if written == 0:
+            f.write(np.zeros((1,) if channels == 1 else (1, channels), dtype=np.int16))
 
 
 def encode_flac(samples: npt.NDArray[np.int16], rate: int) -> bytes:
-    """16-bit FLAC in memory. libsndfile cannot write an empty FLAC, so an empty track holds
-    one sample of silence (its true length is in the alignment manifest)."""
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    if len(samples) == 0:
-        samples = np.zeros((1,) if channels == 1 else (1, channels), dtype=np.int16)
+    """16-bit FLAC in memory (see ``flac_writer``)."""
     buf = io.BytesIO()
-    soundfile.write(buf, samples, rate, format="FLAC", subtype="PCM_16")
+    with flac_writer(buf, rate, 1 if samples.ndim == 1 else samples.shape[1]) as write:
+        write(samples)
     return buf.getvalue()
 
 

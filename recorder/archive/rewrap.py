@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from recorder.archive.finalize import check_archive
+from recorder.archive.catalogue import check_archive
 from recorder.archive.store import ArchiveStore
 from recorder.archive.versions import SealedFile, publish_version
 from recorder.crypto import age

@@ -6,8 +6,8 @@ Layout (design contract "Data dir layout")::
         recording.flac.age  unplayed.flac.age  events.jsonl.age  alignment.json.age  call.json.age
         manifest-0001.json  manifest-0001.json.sig   (then -0002 ... for derivatives / rewraps)
 
-A new archive is written into ``<home>/archive/.tmp-<session_id>-<random>/``: every file is
-written and fsynced, the directory is fsynced, then renamed into place and the parent fsynced.
+A new archive is staged (``ArchiveStore.stage``) in ``<home>/archive/.tmp-<session_id>-<random>/``:
+every file is written (streamed, for large ones) and fsynced, the directory is fsynced, then renamed into place and the parent fsynced.
 So an archive directory either exists complete or not at all; a crash leaves at most a temp
 directory (encrypted files only), removed by the next write of that session. Files handed to
 this module are already encrypted (or are public manifests): it never sees plaintext audio.
@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from recorder.archive.manifest import SIG_SUFFIX, manifest_name, manifest_version_of
 from recorder.durable import fsync_dir
@@ -36,6 +39,7 @@ TMP_PREFIX = ".tmp-"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _FILE_MODE = 0o644
 _DIR_MODE = 0o755
+_READ_BLOCK = 1 << 20
 
 
 class ArchiveExists(RecorderError):
@@ -85,6 +89,12 @@ def _makedirs_durable(path: Path) -> None:
         except FileExistsError:
             continue
         fsync_dir(d.parent)
+
+
+def _check_file_name(name: str) -> str:
+    if "/" in name or name.startswith(".") or manifest_version_of(name) is not None:
+        raise ValueError(f"archive file name {name!r} is not allowed")
+    return name
 
 
 def utc_date(started_at: dt.datetime) -> dt.date:
@@ -142,6 +152,27 @@ class ArchiveStore:
 
     # --- writing -------------------------------------------------------------------------------
 
+    @contextmanager
+    def stage(self, session_id: str, started_at: dt.datetime) -> Iterator[ArchiveStaging]:
+        """A private temp directory to write a new archive into; ``commit`` publishes it whole.
+
+        Raises ``ArchiveExists`` at once if the archive is already in place. Whatever was
+        staged is removed if the block raises or returns without committing.
+        """
+        dest = self.path_for(session_id, started_at)
+        if dest.exists():
+            raise ArchiveExists(dest)
+        self.remove_temp(session_id)
+        _makedirs_durable(self.root)
+        tmp = self.root / f"{TMP_PREFIX}{session_id}-{secrets.token_hex(6)}"
+        tmp.mkdir(mode=_DIR_MODE)
+        staging = ArchiveStaging(self, dest, tmp)
+        try:
+            yield staging
+        finally:
+            if not staging.committed:
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def write_new(
         self,
         session_id: str,
@@ -152,34 +183,11 @@ class ArchiveStore:
         *,
         version: int = 1,
     ) -> Path:
-        """Write a whole new archive atomically; raise ``ArchiveExists`` if one is in place."""
-        dest = self.path_for(session_id, started_at)
-        if dest.exists():
-            raise ArchiveExists(dest)
-        self.remove_temp(session_id)
-        _makedirs_durable(self.root)
-        tmp = self.root / f"{TMP_PREFIX}{session_id}-{secrets.token_hex(6)}"
-        tmp.mkdir(mode=_DIR_MODE)
-        try:
+        """Write a whole new archive of in-memory files atomically (see ``stage``)."""
+        with self.stage(session_id, started_at) as staging:
             for name, data in files.items():
-                if "/" in name or name.startswith(".") or manifest_version_of(name) is not None:
-                    raise ValueError(f"archive file name {name!r} is not allowed")
-                _write_durable(tmp / name, data)
-            name = manifest_name(version)
-            _write_durable(tmp / (name + SIG_SUFFIX), signature)
-            _write_durable(tmp / name, manifest)
-            fsync_dir(tmp)
-            _makedirs_durable(dest.parent)
-            if dest.exists():
-                raise ArchiveExists(dest)
-            os.rename(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        fsync_dir(dest.parent)
-        fsync_dir(self.root)
-        logger.info("archive %s written (%d files)", self.relative(dest), len(files))
-        return dest
+                staging.write(name, data)
+            return staging.commit(manifest, signature, version=version)
 
     def remove_temp(self, session_id: str) -> None:
         for tmp in self.root.glob(f"{TMP_PREFIX}{check_session_id(session_id)}-*"):
@@ -204,9 +212,7 @@ class ArchiveStore:
         if version != expected:
             raise ValueError(f"next manifest of {archive_dir} is {expected}, not {version}")
         for name, data in (files or {}).items():
-            if "/" in name or name.startswith(".") or manifest_version_of(name) is not None:
-                raise ValueError(f"archive file name {name!r} is not allowed")
-            _replace_durable(archive_dir / name, data)
+            _replace_durable(archive_dir / _check_file_name(name), data)
         name = manifest_name(version)
         _replace_durable(archive_dir / (name + SIG_SUFFIX), signature)
         _write_durable(archive_dir / name, manifest)
@@ -221,6 +227,13 @@ class ArchiveStore:
         return sorted(
             v for p in archive_dir.iterdir() if (v := manifest_version_of(p.name)) is not None
         )
+
+    def open(self, archive_dir: Path, name: str) -> BinaryIO:
+        """One archive file for reading as a stream (large files are never read whole)."""
+        path = archive_dir / name
+        if not path.is_file():
+            raise NotFound("archive file", self.relative(path))
+        return path.open("rb")
 
     def read(self, archive_dir: Path, name: str) -> bytes:
         path = archive_dir / name
@@ -239,3 +252,59 @@ class ArchiveStore:
         data = self.read(archive_dir, name)
         sig_path = archive_dir / (name + SIG_SUFFIX)
         return version, data, sig_path.read_bytes() if sig_path.is_file() else None
+
+
+class ArchiveStaging:
+    """A new archive being written (``ArchiveStore.stage``): files are created one by one,
+    streamed, fsynced; ``commit`` adds the signed manifest and renames the directory into place.
+
+    This is the write seam of the store: another backend (an object store) implements the same
+    ``create``/``write``/``digest``/``commit`` on its own staging area.
+    """
+
+    def __init__(self, store: ArchiveStore, dest: Path, tmp: Path) -> None:
+        self.store = store
+        self.dest = dest
+        self._tmp = tmp
+        self.committed = False
+
+    @contextmanager
+    def create(self, name: str) -> Iterator[BinaryIO]:
+        """A new, empty, seekable file of the archive; flushed and fsynced when the block ends."""
+        fd = os.open(self._tmp / _check_file_name(name), os.O_RDWR | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        with os.fdopen(fd, "w+b") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write(self, name: str, data: bytes) -> None:
+        with self.create(name) as f:
+            f.write(data)
+
+    def digest(self, name: str) -> tuple[str, int]:
+        """(SHA-256 hex, size) of a staged file, read back in blocks."""
+        h = hashlib.sha256()
+        size = 0
+        with (self._tmp / _check_file_name(name)).open("rb") as f:
+            while block := f.read(_READ_BLOCK):
+                h.update(block)
+                size += len(block)
+        return h.hexdigest(), size
+
+    def commit(self, manifest: bytes, signature: bytes, *, version: int = 1) -> Path:
+        """Write the manifest and its signature, then publish the directory atomically."""
+        if self.committed:
+            raise ValueError("this archive is already committed")
+        name = manifest_name(version)
+        _write_durable(self._tmp / (name + SIG_SUFFIX), signature)
+        _write_durable(self._tmp / name, manifest)
+        fsync_dir(self._tmp)
+        _makedirs_durable(self.dest.parent)
+        if self.dest.exists():
+            raise ArchiveExists(self.dest)
+        os.rename(self._tmp, self.dest)
+        self.committed = True
+        fsync_dir(self.dest.parent)
+        fsync_dir(self.store.root)
+        logger.info("archive %s written", self.store.relative(self.dest))
+        return self.dest

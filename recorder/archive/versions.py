@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from recorder.archive.finalize import check_archive
+from recorder.archive.catalogue import check_archive
 from recorder.archive.ledger_head import HeadCheckpoint
 from recorder.archive.manifest import FileEntry, Manifest, sha256_hex, sign_manifest
 from recorder.archive.store import ArchiveStore

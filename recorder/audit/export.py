@@ -42,13 +42,19 @@ import numpy.typing as npt
 import soundfile
 from sqlalchemy import Engine
 
-from recorder.archive.finalize import ALIGNMENT, RECORDING, UNPLAYED, check_archive
+from recorder.archive.catalogue import (
+    ALIGNMENT,
+    RECORDING,
+    REDACTED_RECORDING,
+    TRANSCRIPT,
+    UNPLAYED,
+    check_archive,
+    read_plain,
+)
 from recorder.archive.manifest import SIG_SUFFIX, Manifest, sha256_hex
 from recorder.archive.render import decode_flac
 from recorder.archive.store import ArchiveStore
 from recorder.audit.queries import show_session
-from recorder.crypto import age
-from recorder.crypto.age import Identity
 from recorder.crypto.keys import KeyStore
 from recorder.db.access_log import EXPORT, EXPORT_ORIGINAL, record_access
 from recorder.db.engine import transaction
@@ -63,9 +69,6 @@ UNPLAYED_WAV = "unplayed.wav"
 METADATA_JSON = "metadata.json"
 MANIFEST_JSON = "manifest.json"
 TRANSCRIPT_JSON = "transcript.json"
-# Published by the transcription job (recorder.transcribe.job; same names, tested together).
-REDACTED_RECORDING = "recording.redacted.flac.age"
-REDACTED_TRANSCRIPT = "transcript.json.age"
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _CALL_PARTS = ("responses", "tool_calls", "errors", "usage")
@@ -216,10 +219,6 @@ def metadata_document(
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _decrypt(store: ArchiveStore, archive_dir: Path, name: str, identities: list[Identity]) -> bytes:
-    return age.decrypt(store.read(archive_dir, name), identities, name=f"{store.relative(archive_dir)}/{name}")
-
-
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """A call's archive after its signature, file hashes and recordings row were checked."""
@@ -305,12 +304,12 @@ def export_original(
     identities = keystore.identities("archive")
     now = clock()
     seq = _log_access(engine, c, out, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=now)
-    stereo, rate = decode_flac(_decrypt(c.store, c.archive_dir, RECORDING, identities))
+    stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, RECORDING, identities))
     files: dict[str, bytes] = {RECORDING_WAV: encode_wav(stereo, rate)}
     if c.manifest.file(UNPLAYED) is not None:
-        unplayed, unplayed_rate = decode_flac(_decrypt(c.store, c.archive_dir, UNPLAYED, identities))
+        unplayed, unplayed_rate = decode_flac(read_plain(c.store, c.archive_dir, UNPLAYED, identities))
         files[UNPLAYED_WAV] = encode_wav(unplayed, unplayed_rate)
-    alignment = json.loads(_decrypt(c.store, c.archive_dir, ALIGNMENT, identities))
+    alignment = json.loads(read_plain(c.store, c.archive_dir, ALIGNMENT, identities))
     export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
               "access_log_seq": seq, "original": True}
     files[METADATA_JSON] = metadata_document(c.call, c.manifest, c.manifest_bytes, c.archive_path,
@@ -342,7 +341,7 @@ def export_redacted(
     if not actor:
         raise ExportRefused("an export needs an actor (who is exporting)")
     c = _checked_archive(home, engine, keystore, key, out, force=force)
-    if c.manifest.file(REDACTED_RECORDING) is None or c.manifest.file(REDACTED_TRANSCRIPT) is None:
+    if c.manifest.file(REDACTED_RECORDING) is None or c.manifest.file(TRANSCRIPT) is None:
         raise ExportRefused(
             f"{c.session_id} has no redacted recording yet; run `recorder transcribe --session "
             f"{c.session_id}` (or export the original with --original --reason TEXT)")
@@ -351,8 +350,8 @@ def export_redacted(
     reason = (reason or "").strip() or None
     seq = _log_access(engine, c, out, actor=actor, action=EXPORT, reason=reason, now=now,
                       redacted=True)
-    stereo, rate = decode_flac(_decrypt(c.store, c.archive_dir, REDACTED_RECORDING, identities))
-    transcript = _decrypt(c.store, c.archive_dir, REDACTED_TRANSCRIPT, identities)
+    stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, REDACTED_RECORDING, identities))
+    transcript = read_plain(c.store, c.archive_dir, TRANSCRIPT, identities)
     pretty = json.dumps(json.loads(transcript), indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
     export = {"actor": actor, "reason": reason, "at": now.astimezone(dt.UTC).isoformat(),
               "access_log_seq": seq, "original": False}

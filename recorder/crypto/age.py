@@ -33,6 +33,13 @@ Nonce and key rules (why nothing ever repeats under one key):
   the order given, payload nonce (16). ``rewrap`` calls it only for the ephemeral secrets. Tests
   pass a deterministic ``rng`` to get known-answer vectors; production uses ``os.urandom``.
 
+Streaming (``AgeWriter``): plaintext is sealed 64 KiB at a time as it is written, so memory
+stays at two chunks whatever the file size. One byte of look-ahead decides which chunk is the
+final one. The first chunk is kept in memory and sealed last into the slot reserved for it, so
+the first 64 KiB of plaintext may be rewritten until ``close`` (a FLAC encoder patches its
+STREAMINFO header when it finishes); that needs a seekable destination. The bytes are exactly
+those ``encrypt`` gives for the same final plaintext and ``rng``.
+
 Every failure to read a file (bad format, wrong key, altered or truncated bytes) raises one
 opaque ``AgeError`` that names the file and what failed. Streaming decryption writes
 authenticated chunks as it goes: when it raises, discard what was written to ``dst``.
@@ -498,6 +505,111 @@ def encrypt_stream(
     dst.write(_build_header(file_key, recipients, rng))
     _encrypt_payload(src, dst, file_key, rng)
     return recipient_key_ids(recipients)
+
+
+class AgeWriter:
+    """A write-only, seekable-within-the-first-chunk file that age-encrypts to ``dst`` as it goes.
+
+    ``dst`` must be seekable and positioned where the age file starts; ``close`` seals the last
+    chunks and leaves ``dst`` positioned at the end of the age file (it does not close ``dst``).
+    Writes at the current end append; writes before it must fall inside the first 64 KiB.
+    Usable as a file object by ``soundfile`` (virtual I/O), ``shutil`` and ``io`` helpers.
+    """
+
+    def __init__(self, dst: BinaryIO, recipients: Sequence[Recipient], *, rng: Rng = os.urandom) -> None:
+        file_key = _check_rng(rng, FILE_KEY_SIZE)
+        header = _build_header(file_key, recipients, rng)
+        nonce = _check_rng(rng, PAYLOAD_NONCE_SIZE)
+        self.key_ids = recipient_key_ids(recipients)
+        self._aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
+        self._dst = dst
+        dst.write(header + nonce)
+        self._head_at = dst.tell()  # where chunk 0 goes
+        self._head = bytearray()  # plaintext [0, 64 KiB): rewritable until close
+        self._tail = bytearray()  # plaintext from chunk ``self._counter`` on, not yet sealed
+        self._counter = 1
+        self._size = 0
+        self._pos = 0
+        self.closed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if not 0 <= base + offset <= self._size:
+            raise ValueError(f"cannot seek to {base + offset} in an age stream of {self._size} bytes")
+        self._pos = base + offset
+        return self._pos
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self.closed:
+            raise ValueError("write to a closed age stream")
+        view = memoryview(data).cast("B")
+        n = len(view)
+        if self._pos < self._size:
+            if self._pos + n > min(self._size, CHUNK_SIZE):
+                raise ValueError("an age stream can only rewrite bytes already written in its first 64 KiB")
+            self._head[self._pos : self._pos + n] = view
+            self._pos += n
+            return n
+        room = CHUNK_SIZE - len(self._head)
+        if room > 0:
+            self._head += view[:room]
+            view = view[room:]
+        if len(view):
+            if self._counter == 1 and not self._tail:  # chunk 0 is not the final one: reserve its slot
+                self._dst.write(bytes(ENCRYPTED_CHUNK_SIZE))
+            self._tail += view
+            self._seal_full_chunks()
+        self._size += n
+        self._pos = self._size
+        return n
+
+    def _seal_full_chunks(self) -> None:
+        """Seal every tail chunk that is surely not the final one (more bytes follow it)."""
+        done = 0
+        while len(self._tail) - done > CHUNK_SIZE:
+            piece = bytes(self._tail[done : done + CHUNK_SIZE])
+            self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, False), piece, None))
+            self._counter += 1
+            done += CHUNK_SIZE
+        if done:
+            del self._tail[:done]
+
+    def close(self) -> None:
+        """Seal the final chunk, then chunk 0 into its slot. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._size <= CHUNK_SIZE:
+            self._dst.write(self._aead.encrypt(_chunk_nonce(0, True), bytes(self._head), None))
+            return
+        self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, True), bytes(self._tail), None))
+        end = self._dst.tell()
+        self._dst.seek(self._head_at)
+        self._dst.write(self._aead.encrypt(_chunk_nonce(0, False), bytes(self._head), None))
+        self._dst.seek(end)
+        self._head.clear()
+        self._tail.clear()
+
+    def flush(self) -> None:
+        """Nothing to do: data is sealed as whole chunks fill (and the rest at ``close``)."""
+
+    def __enter__(self) -> AgeWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def decrypt_stream(

@@ -124,7 +124,7 @@ class Recorder:
 
     def archive(self, contents: JournalContents, meta: CallMeta, session_dir: Path) -> ArchiveResult:
         result = finalize_call(
-            contents.records,
+            lambda: contents.records,
             meta,
             home=self.settings.home,
             keystore=self.keystore,

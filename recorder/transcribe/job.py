@@ -36,7 +36,15 @@ import numpy.typing as npt
 import soxr
 from sqlalchemy import Engine
 
-from recorder.archive.finalize import RECORDING, check_archive
+from recorder.archive.catalogue import (
+    DERIVATIVE_TIER,
+    DERIVATIVES,
+    RECORDING,
+    REDACTED_RECORDING,
+    TRANSCRIPT,
+    check_archive,
+    read_plain,
+)
 from recorder.archive.ledger_head import HeadCheckpoint
 from recorder.archive.manifest import sha256_hex
 from recorder.archive.render import canonical_json, decode_flac, encode_flac
@@ -69,10 +77,6 @@ from recorder.transcribe.merge import (
 
 logger = logging.getLogger(__name__)
 
-REDACTED_RECORDING = "recording.redacted.flac.age"
-TRANSCRIPT = "transcript.json.age"
-DERIVATIVES = (REDACTED_RECORDING, TRANSCRIPT)
-DERIVATIVE_TIER = "auditor"
 TRANSCRIPT_FORMAT = "recorder-transcript/1"
 STT_RATE = 16_000
 Int16Array = npt.NDArray[np.int16]
@@ -196,9 +200,7 @@ def _decrypt_recording(ctx: Context, session_id: str) -> tuple[Int16Array, int]:
     store = ArchiveStore(ctx.home)
     archive_dir = store.get(session_id)
     check_archive(store, archive_dir, ctx.keystore.verify_keys())
-    blob = store.read(archive_dir, RECORDING)
-    flac = age.decrypt(blob, ctx.keystore.identities("archive"), name=f"{store.relative(archive_dir)}/{RECORDING}")
-    stereo, rate = decode_flac(flac)
+    stereo, rate = decode_flac(read_plain(store, archive_dir, RECORDING, ctx.keystore.identities("archive")))
     if stereo.ndim != 2 or stereo.shape[1] != 2:
         raise IntegrityError(f"{store.relative(archive_dir)}/{RECORDING}", "is not a stereo recording")
     return stereo, rate

@@ -17,16 +17,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, delete, func, select, update
 
 from recorder.archive import calljson
-from recorder.archive.finalize import (
-    ALIGNMENT,
-    CALL,
-    EVENTS,
-    RECORDING,
-    UNPLAYED,
-    finalize_call,
-)
+from recorder.archive.catalogue import ALIGNMENT, CALL, EVENTS, ORIGINALS, RECORDING, UNPLAYED
+from recorder.archive.finalize import finalize_call
 from recorder.archive.manifest import parse_manifest, sha256_hex, verify_manifest
-from recorder.archive.render import decode_flac, render
+from recorder.archive.render import RenderError, decode_flac, render
 from recorder.archive.store import ArchiveStore
 from recorder.audit.verify import verify
 from recorder.cli.verify_cmd import verify as verify_command
@@ -38,11 +32,11 @@ from recorder.db.models import CallSession, LedgerEntry, Recording, Response
 from recorder.errors import IntegrityError
 from tests.unit.archive.calls import ScriptedCall, call_meta
 
-ALL_FILES = (RECORDING, UNPLAYED, EVENTS, ALIGNMENT, CALL)
+ALL_FILES = ORIGINALS
 
 
 def _finalize(call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine, sid: str = "sess_0001", **kw):  # type: ignore[no-untyped-def]
-    return finalize_call(call.journal, call_meta(sid), close=call.close, home=home, keystore=keystore,
+    return finalize_call(lambda: call.journal, call_meta(sid), close=call.close, home=home, keystore=keystore,
                          engine=engine, **kw)
 
 
@@ -135,7 +129,7 @@ def test_incomplete_archive_records_state_and_reason(
     call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
 ) -> None:
     records = call.journal[: len(call.journal) // 2]
-    result = finalize_call(records, call_meta("sess_cut"), home=home, keystore=keystore, engine=engine,
+    result = finalize_call(lambda: records, call_meta("sess_cut"), home=home, keystore=keystore, engine=engine,
                            state="incomplete", reason="journal orphaned: proxy killed")
     assert result.state == "incomplete" and result.reason == "journal orphaned: proxy killed"
     manifest = parse_manifest((result.path / "manifest-0001.json").read_bytes())
@@ -364,3 +358,37 @@ def test_a_ledger_append_that_collides_is_retried(call: ScriptedCall, engine: En
     assert [(e.seq, e.session_id) for e in chain] == [(1, "sess_a"), (2, "sess_b")]
     assert ledger.check_chain(chain) == []
     assert heads == [1, 2], "the collided attempt (seq 1 for sess_b) rolled back unannounced"
+
+
+def test_records_are_read_twice_for_a_new_archive_and_once_for_a_reused_one(
+    call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
+) -> None:
+    passes: list[int] = []
+
+    def records() -> list[object]:
+        passes.append(1)
+        return list(call.journal)
+
+    finalize_call(records, call_meta(), close=call.close, home=home, keystore=keystore, engine=engine)
+    assert len(passes) == 2
+    finalize_call(records, call_meta(), close=call.close, home=home, keystore=keystore, engine=engine)
+    assert len(passes) == 3
+
+
+def test_a_failed_render_leaves_neither_archive_nor_staging_nor_rows(
+    call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
+) -> None:
+    passes: list[int] = []
+
+    def inconsistent() -> list[object]:  # the second pass lost the end of the call
+        passes.append(1)
+        return list(call.journal) if len(passes) == 1 else list(call.journal[: len(call.journal) // 2])
+
+    with pytest.raises(RenderError):
+        finalize_call(inconsistent, call_meta("sess_bad"), close=call.close, home=home, keystore=keystore,
+                      engine=engine)
+    store = ArchiveStore(home)
+    assert store.list() == [] and store.temp_dirs() == []
+    assert _count(engine, Recording) == 0 and _count(engine, LedgerEntry) == 0
+    result = _finalize(call, home, keystore, engine, sid="sess_bad")  # a consistent retry archives it
+    assert not result.reused and _problems(home, engine, keystore) == []

@@ -38,7 +38,7 @@ HYDRA_ID = "4bf1f4f6-5fa4-4de5-aa29-83f5eed96c82"
 def archived(call: ScriptedCall, home: Path, engine: Engine) -> ArchiveResult:
     keystore = KeyStore(home / "keys")
     keystore.init()
-    return finalize_call(call.journal, call_meta(SID), close=call.close, home=home, keystore=keystore,
+    return finalize_call(lambda: call.journal, call_meta(SID), close=call.close, home=home, keystore=keystore,
                          engine=engine)
 
 

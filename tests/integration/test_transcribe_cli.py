@@ -20,13 +20,11 @@ import soundfile
 from sqlalchemy import Engine, func, select
 
 from recorder.archive.store import ArchiveStore
-from recorder.audit import export as export_module
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
 from recorder.db.engine import transaction
 from recorder.db.models import Job, LedgerEntry, Transcript
 from recorder.simulate.pulse import PulseSimConfig, PulseSimulator
-from recorder.transcribe import job as job_module
 from tests.conftest import TEST_API_KEY
 from tests.integration.test_transcribe_job import CARD_NEEDLES, dump_database
 from tests.integration.transcribe_calls import CARD_CALL, archive, build
@@ -54,11 +52,6 @@ def env(home: Path, database_url: str, key: str | None = TEST_API_KEY) -> dict[s
 def cli(e: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "recorder.cli.main", *args], env=e, capture_output=True,
                           text=True, timeout=90)
-
-
-def test_names_agree_between_the_job_and_the_export() -> None:
-    assert export_module.REDACTED_RECORDING == job_module.REDACTED_RECORDING
-    assert export_module.REDACTED_TRANSCRIPT == job_module.TRANSCRIPT
 
 
 def test_transcribe_then_show_search_and_export_redacted(

@@ -103,5 +103,5 @@ def meta(session_id: str, started: dt.datetime, duration_ms: float) -> CallMeta:
 def archive(call: WordCall, session_id: str, *, home: Path, keystore: KeyStore, engine: Engine,
             started: dt.datetime = dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC)) -> ArchiveResult:
     duration = call.turns[-1][3] + 250 if call.turns else 0.0
-    return finalize_call(call.records, meta(session_id, started, duration),
+    return finalize_call(lambda: call.records, meta(session_id, started, duration),
                          home=home, keystore=keystore, engine=engine, close=call.close)

@@ -67,9 +67,9 @@ def test_finalizing_again_after_a_crash_before_the_checkpoint_signs_the_head(
     call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine
 ) -> None:
     """Killed between the commit and the checkpoint: running it again (recover) repairs it."""
-    finalize_call(call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore, engine=engine)
+    finalize_call(lambda: call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore, engine=engine)
     (home / HEAD_FILE).unlink()  # as if the process died right after the commit
-    again = finalize_call(call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore,
+    again = finalize_call(lambda: call.journal, call_meta("sess_1"), close=call.close, home=home, keystore=keystore,
                           engine=engine)
     assert again.reused and not again.rows_written
     got = read_head(home, keystore.verify_keys())

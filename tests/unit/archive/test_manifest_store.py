@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -122,6 +123,27 @@ def test_store_cleans_up_after_a_failed_write_and_a_crash(tmp_path: Path) -> Non
     assert store.temp_dirs() == [] and store.find("s1") is None  # nothing half-written is left
     store.write_new("s1", STARTED, {"a.age": b"x"}, b"{}\n", b"sig\n")
     assert store.temp_dirs() == []
+
+
+def test_staged_files_stream_in_and_publish_only_on_commit(tmp_path: Path) -> None:
+    store = ArchiveStore(tmp_path)
+    with store.stage("s1", STARTED) as staging:
+        with staging.create("big.age") as f:
+            for i in range(10):
+                f.write(bytes([i]) * 100_000)
+            f.seek(0)
+            f.write(b"head")  # staged files are seekable (an encoder may patch its header)
+        expected = b"head" + bytes(100_000 - 4) + b"".join(bytes([i]) * 100_000 for i in range(1, 10))
+        assert staging.digest("big.age") == (hashlib.sha256(expected).hexdigest(), len(expected))
+        assert store.find("s1") is None  # nothing is visible before the commit
+        path = staging.commit(b"{}\n", b"sig\n")
+    assert (path / "big.age").read_bytes() == expected and store.temp_dirs() == []
+    with pytest.raises(RuntimeError), store.stage("s2", STARTED) as staging:
+        staging.write("a.age", b"x")
+        raise RuntimeError("the render failed")
+    assert store.find("s2") is None and store.temp_dirs() == []
+    with pytest.raises(ArchiveExists), store.stage("s1", STARTED):
+        pass
 
 
 def test_add_version_must_be_the_next_one(tmp_path: Path) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import soxr
 
-from recorder.archive.render import RenderError, decode_flac, encode_flac, render
-from recorder.capture.records import AudioRecord, Direction
+from recorder.archive.render import RenderError, decode_flac, encode_flac, plan, render, render_audio
+from recorder.capture.records import AudioRecord, Direction, FrameRecord
 from tests.unit.archive.calls import CUT_AT, R1_START, R2_START, build_call, int16
 
 
@@ -119,15 +120,27 @@ def test_empty_call_renders_and_encodes() -> None:
     assert samples.shape == (1, 2) and not samples.any()
 
 
-def test_source_refuses_frames_that_contradict_the_timeline(call) -> None:  # type: ignore[no-untyped-def]
-    from recorder.archive.render import _Source
+def _render_against_plan(call, records) -> None:  # type: ignore[no-untyped-def]
+    call_plan = plan(call.journal, close=call.close)
+    render_audio(lambda: records, call_plan, lambda _block: None, lambda _piece: None)
 
-    src = _Source(call.journal)
-    i = next(k for k, r in enumerate(call.journal) if isinstance(r, AudioRecord) and r.direction is Direction.S2C)
+
+def test_records_that_contradict_the_plan_are_refused(call) -> None:  # type: ignore[no-untyped-def]
+    journal = list(call.journal)
+    agent = next(k for k, r in enumerate(journal) if isinstance(r, AudioRecord) and r.direction is Direction.S2C)
+    caller = next(k for k, r in enumerate(journal) if isinstance(r, AudioRecord) and r.direction is Direction.C2S)
+    short = dataclasses.replace(journal[agent], pcm=journal[agent].pcm[:-2])  # one sample fewer
+    with pytest.raises(RenderError, match=f"agent frame {agent} lacks samples"):
+        _render_against_plan(call, [*journal[:agent], short, *journal[agent + 1 :]])
+    not_audio = FrameRecord(agent, Direction.S2C, journal[agent].arrival_ns, "{}")
+    with pytest.raises(RenderError, match=f"frame {agent} as s2c audio"):
+        _render_against_plan(call, [*journal[:agent], not_audio, *journal[agent + 1 :]])
+    longer = dataclasses.replace(journal[caller], pcm=journal[caller].pcm + b"\x01\x00")
+    with pytest.raises(RenderError, match="caller frames"):
+        _render_against_plan(call, [*journal[:caller], longer, *journal[caller + 1 :]])
     with pytest.raises(RenderError):
-        src.agent_pcm(i, 0, call.journal[i].samples + 1)  # more samples than the frame holds
-    with pytest.raises(RenderError):
-        src.agent_pcm(0, 0, 1)  # frame 0 is not agent audio
+        _render_against_plan(call, journal[: len(journal) // 2])  # the journal lost its end
+    _render_against_plan(call, journal)  # the records themselves agree
 
 
 def test_repr_shows_no_audio(rendered) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ from tests.unit.archive.calls import ScriptedCall, call_meta
 
 
 def _archive(call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine, sid: str) -> ArchiveResult:
-    return finalize_call(call.journal, call_meta(sid), close=call.close, home=home, keystore=keystore,
+    return finalize_call(lambda: call.journal, call_meta(sid), close=call.close, home=home, keystore=keystore,
                          engine=engine)
 
 
