@@ -95,6 +95,16 @@ class CallSession(Base):
         back_populates="session", order_by="CallError.seq", cascade="all, delete-orphan"
     )
 
+    @property
+    def tenant(self) -> str | None:
+        """The ``X-Recorder-Tenant`` the client sent, if any."""
+        return self.call_metadata.get("tenant") or None
+
+    @property
+    def agent(self) -> str | None:
+        """The ``X-Recorder-Agent-Id`` the client sent, if any."""
+        return self.call_metadata.get("agent_id") or None
+
 
 class Response(Base):
     """One agent turn (`response.created` … `response.done`)."""
