@@ -33,19 +33,23 @@ SCRIPT = CallScript(tools=(), steps=(
 
 
 def place_calls(home: Path, database_url: str, tenants: Sequence[str | None], *,
-                script: CallScript = SCRIPT, **settings: object) -> list[CallTranscript]:
-    """One call per tenant (None: no tenant header), in order, through one proxy."""
+                script: CallScript = SCRIPT, scripts: Sequence[CallScript] | None = None,
+                agents: Sequence[str] | None = None, **settings: object) -> list[CallTranscript]:
+    """One call per tenant (None: no tenant header), in order, through one proxy; ``scripts``
+    and ``agents`` (X-Recorder-Agent-Id), when given, one per call too."""
 
     async def main() -> list[CallTranscript]:
         config = HydraSimConfig(seed=3, speech="wordcode", replies=REPLIES, speed=1.5)
         done: list[CallTranscript] = []
         async with run_hydra_sim(config) as hydra:
             async with running_proxy(proxy_settings(home, database_url, hydra.url, **settings)) as proxy:
-                for tenant in tenants:
+                for k, tenant in enumerate(tenants):
                     headers = {"X-Recorder-Tenant": tenant} if tenant else {}
+                    if agents:
+                        headers["X-Recorder-Agent-Id"] = agents[k]
                     done.append(await run_call(
                         f"ws://127.0.0.1:{proxy.port}/waves/v1/s2s?model=hydra-v1.1&api_key={TEST_API_KEY}",
-                        script, api_key=TEST_API_KEY, headers=headers))
+                        scripts[k] if scripts else script, api_key=TEST_API_KEY, headers=headers))
         return done
 
     return asyncio.run(main())
