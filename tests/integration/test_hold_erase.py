@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from recorder.archive.manifest import SIG_SUFFIX, manifest_name, parse_manifest
@@ -32,6 +33,9 @@ from tests.integration.lifecycle_calls import place_calls, run_cli, session_ids,
 
 ARCHIVE_FILES = {"alignment.json.age", "call.json.age", "events.jsonl.age", "recording.flac.age",
                  "recording.redacted.flac.age", "transcript.json.age"}
+
+# Real calls through the proxy, transcription and a dozen CLI processes: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _rows(engine: Engine, model: type, sid: str) -> int:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select, update
 
 from recorder.archive.store import ArchiveStore
@@ -34,6 +35,9 @@ transcripts = 30
 [recorder.retention.tenants.acme]
 originals = "30d"
 """
+
+# Real calls through the proxy, transcription and a dozen CLI processes: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _files(archive_dir: Path) -> set[str]:

@@ -18,12 +18,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from recorder.simulate.caller import Await, CallScript, CallTranscript
 from tests.integration.lifecycle_calls import place_calls, run_cli, session_ids
 
 HANG_UP = CallScript(tools=(), steps=(Await("response.output_audio.delta"),))
+
+# Real calls through the proxy, transcription and a dozen CLI processes: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _expected(transcripts: list[tuple[str, CallTranscript]]) -> dict[str, dict[str, Any]]:
