@@ -242,6 +242,7 @@ def _fact(e: TimelineRecord) -> dict[str, Any]:
         "kind": str(e.kind), "channel": str(e.channel), "seq": e.seq, "arrival_ms": _ms(e.arrival_ns),
         "position": e.position, "length": e.length, "response_id": e.response_id,
         "trigger": None if e.trigger is None else str(e.trigger),
+        **({"cause": e.cause} if e.cause is not None else {}),
     }
 
 
@@ -265,6 +266,7 @@ def _alignment(
         "gaps": [_fact(e) for e in timeline.gaps],
         "drifts": [_fact(e) for e in timeline.drifts],
         "cuts": [_fact(e) for e in timeline.cuts],
+        "pauses": [_fact(e) for e in timeline.pauses],  # PCI pauses: caller silenced on purpose
         "caller_runs": runs,
         "agent_segments": len(timeline.agent),
         "unplayed_samples": timeline.unplayed_length,
@@ -280,6 +282,7 @@ def render(
     archive_rate: int = DEFAULT_ARCHIVE_RATE,
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
+    pci_tools: tuple[str, ...] = (),
 ) -> RenderedCall:
     """Replay ``records`` (audio and frame records in arrival order) and render the call.
 
@@ -295,6 +298,7 @@ def render(
     session: CaptureSession = replay(
         [*frames, *([close] if close is not None else [])],
         archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+        pci_tools=pci_tools,  # re-derives the PCI pauses (their audio is already silence)
     )
     timeline = session.timeline()
     src = _Source(frames)
@@ -302,6 +306,8 @@ def render(
     left = np.zeros(timeline.end, dtype=np.int16)
     right = np.zeros(timeline.end, dtype=np.int16)
     runs = _render_caller(src, timeline, left)
+    for pause in timeline.pauses:  # PCI pause: exact silence, no resampler ringing from its edges
+        left[pause.position : pause.position + pause.length] = 0
     _render_agent(src, timeline, right)
     stereo[:, 0], stereo[:, 1] = left, right
     unplayed, index = _render_unplayed(src, timeline)
