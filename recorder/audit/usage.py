@@ -65,7 +65,7 @@ class UsageReport:
     until: dt.date | None
     rows: tuple[UsageRow, ...]
     total: UsageRow
-    flagged: tuple[FlaggedCall, ...]  # at most MAX_FLAGGED, oldest first
+    flagged: tuple[FlaggedCall, ...]  # oldest first; only when asked for
 
     def to_json(self) -> dict[str, Any]:
         return {"by": self.by, "since": self.since.isoformat() if self.since else None,
@@ -102,8 +102,9 @@ def _key(value: object) -> str | None:
 
 
 def usage_report(session: Session, *, by: str = "day", since: dt.date | None = None,
-                 until: dt.date | None = None) -> UsageReport:
-    """Usage of the calls that started on days ``since`` .. ``until`` (both inclusive, UTC)."""
+                 until: dt.date | None = None, flagged: int = 0) -> UsageReport:
+    """Usage of the calls that started on days ``since`` .. ``until`` (both inclusive, UTC),
+    with the first ``flagged`` (at most ``MAX_FLAGGED``) flagged calls listed, oldest first."""
     if by not in GROUPS:
         raise ValueError(f"by must be one of {GROUPS}, not {by!r}")
     u = CallUsage
@@ -113,13 +114,15 @@ def usage_report(session: Session, *, by: str = "day", since: dt.date | None = N
     rows = sorted((_row(_key(r[0]), r[1:]) for r in grouped), key=lambda r: (r.key is None, r.key or ""))
     # The total from the groups' raw sums (one scan fewer than asking the database again).
     total = _row(None, [sum(r[i] or 0 for r in grouped) for i in range(1, len(_aggregates()) + 1)])
+    if not flagged:
+        return UsageReport(by, since, until, tuple(rows), total, ())
     flagged_query = (
         select(u.session_id, u.day, u.flag_usage_missing, u.flag_tokens_implausible, u.flag_recording_incomplete)
         .where(*where, (u.flag_usage_missing + u.flag_tokens_implausible + u.flag_recording_incomplete) > 0)
-        .order_by(u.day, u.session_id).limit(MAX_FLAGGED)
+        .order_by(u.day, u.session_id).limit(min(flagged, MAX_FLAGGED))
     )
-    flagged = tuple(
+    listed = tuple(
         FlaggedCall(sid, _key(day) or "", tuple(f for f, on in zip(FLAGS, flags, strict=True) if on))
         for sid, day, *flags in session.execute(flagged_query)
     )
-    return UsageReport(by, since, until, tuple(rows), total, flagged)
+    return UsageReport(by, since, until, tuple(rows), total, listed)

@@ -40,9 +40,9 @@ def usage(since: dt.date | None, until: dt.date | None, by: str, as_json: bool, 
 
     The reconciliation column counts calls whose usage is missing (a response without
     `response.done` usage), whose tokens are implausible for their agent audio, or whose
-    recording is incomplete; --json lists those calls.
+    recording is incomplete; --json lists those calls (the first 1,000).
     """
-    from recorder.audit.usage import usage_report
+    from recorder.audit.usage import MAX_FLAGGED, usage_report
     from recorder.db import usage as rollup
     from recorder.db.engine import transaction
 
@@ -55,7 +55,8 @@ def usage(since: dt.date | None, until: dt.date | None, by: str, as_json: bool, 
         with transaction(engine) as session:
             rollup.backfill(session)  # calls archived before the rollup existed; usually none
         with transaction(engine) as session:
-            report = usage_report(session, by=by, since=since, until=until)
+            report = usage_report(session, by=by, since=since, until=until,
+                                  flagged=MAX_FLAGGED if as_json else 0)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return

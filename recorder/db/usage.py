@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from recorder.db.models import CallSession, CallUsage, Recording
@@ -99,7 +99,13 @@ def record(session: Session, session_id: str) -> None:
 
 
 def backfill(session: Session, *, batch: int = BACKFILL_BATCH) -> int:
-    """Write the rollup rows of calls that have none; returns how many (flushed, not committed)."""
+    """Write the rollup rows of calls that have none; returns how many (flushed, not committed).
+
+    Two counts first: when they agree (every call archived since the rollup exists has its
+    row) nothing is searched."""
+    calls = session.scalar(select(func.count()).select_from(CallSession))
+    if calls == session.scalar(select(func.count()).select_from(CallUsage)):
+        return 0
     missing = list(session.scalars(
         select(CallSession.id).outerjoin(CallUsage, CallUsage.session_id == CallSession.id)
         .where(CallUsage.session_id.is_(None))))
