@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +72,8 @@ class VconResult:
     session_id: str
     out: Path
     uuid: str
-    original: bool
     manifest_version: int
     access_seq: int
-    bytes_written: int
 
 
 def b64url(data: bytes) -> str:
@@ -211,7 +208,7 @@ def export_vcon(
     transcript = None
     if c.manifest.file(REDACTED_TRANSCRIPT) is not None:
         transcript = json.loads(_decrypt(c.store, c.archive_dir, REDACTED_TRANSCRIPT, auditor_ids))
-    uuid = vcon_uuid(socket.getfqdn(), int(time.time() * 1000), int.from_bytes(os.urandom(2), "big"))
+    uuid = vcon_uuid(socket.gethostname(), int(now.timestamp() * 1000), int.from_bytes(os.urandom(2), "big"))
     doc = build_vcon(c, uuid=uuid, created_at=now, wav=encode_wav(stereo, rate), original=original,
                      transcript=transcript)
     data = json.dumps(sign_vcon(doc, signing_key, now), indent=1).encode("utf-8") + b"\n"
@@ -221,4 +218,4 @@ def export_vcon(
     except OSError as exc:
         raise VconFailed(f"writing {out} failed after the access was logged (entry {seq}): "
                          f"{exc.strerror or exc}; delete any partial output") from exc
-    return VconResult(c.session_id, out, uuid, original, c.manifest.version, seq, len(data))
+    return VconResult(c.session_id, out, uuid, c.manifest.version, seq)
