@@ -84,6 +84,18 @@ def test_hold_blocks_erase_and_erase_leaves_a_tombstone_verify_accepts(
     again = run_cli(home, database_url, "hold", "release", str(hold["id"]), "--reason", "x")
     assert again.returncode == 2 and "already released" in again.stderr
 
+    # A tenant hold covers every call of the tenant; a query hold the calls whose transcript matches.
+    tenant = json.loads(run_cli(home, database_url, "hold", "add", "--tenant", "acme", "--reason", "audit 3",
+                                "--json").stdout)
+    refused = run_cli(home, database_url, "erase", first, "--reason", "gdpr request 55")
+    assert refused.returncode == 2 and f"hold {tenant['id']} (tenant: acme)" in refused.stderr
+    assert run_cli(home, database_url, "hold", "release", str(tenant["id"]), "--reason", "done").returncode == 0
+    query = json.loads(run_cli(home, database_url, "hold", "add", "--query", "order number", "--reason", "q",
+                               "--json").stdout)
+    assert query["scope"] == "query" and query["session_ids"] == sorted([first, second])
+    assert run_cli(home, database_url, "erase", second, "--reason", "r").returncode == 2
+    assert run_cli(home, database_url, "hold", "release", str(query["id"]), "--reason", "done").returncode == 0
+
     before = {f.name for f in parse_manifest(store.read_manifest(first_dir)[1]).files}
     assert ARCHIVE_FILES <= before
     erased = run_cli(home, database_url, "erase", calls[0].session_id or "", "--reason", "gdpr request 55",
@@ -112,6 +124,8 @@ def test_hold_blocks_erase_and_erase_leaves_a_tombstone_verify_accepts(
         assert access_log.check_chain(chain) == []
         assert [(e.action, e.actor, e.reason) for e in chain] == [
             ("hold_add", "legal@acme", "case 7"), ("hold_release", "legal@acme", "case closed"),
+            ("hold_add", "auditor-os", "audit 3"), ("hold_release", "auditor-os", "done"),
+            ("hold_add", "auditor-os", "q"), ("hold_release", "auditor-os", "done"),
             ("erase", "dpo@acme", "gdpr request 55")]
     assert _rows(engine, Response, first) == len(usage)
     shown = json.loads(run_cli(home, database_url, "show", first, "--json").stdout)
