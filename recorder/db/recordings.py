@@ -106,9 +106,9 @@ def record_archive(
             write_call(session, meta, summary, redact_json=redact_json)
             session.flush()
         write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now)
         if new_call:
             usage.record(session, meta.id)
+        ensure_ledger_entry(session, info, now=now)  # last: the chain head is held the shortest
         return new_call
 
     return retrying_transaction(engine, work, what=f"ledger append for {meta.id}", attempts=attempts)

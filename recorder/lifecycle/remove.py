@@ -165,13 +165,13 @@ def remove_data(
 
     def work(session: Session) -> int:
         write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now)
         if rows:
             _delete_transcript_rows(session, sid)
         if erase:
             session.execute(update(ToolCall).where(ToolCall.session_id == sid)
                             .values(arguments=None, output=None))
             session.execute(delete(Job).where(Job.session_id == sid))
+        ensure_ledger_entry(session, info, now=now)  # the two chain heads last, held the shortest
         return access_log.append(
             session, actor=actor, action=cause, reason=reason, session_id=sid, now=now,
             detail={"kinds": sorted(wanted), "files": sorted(dropped), "transcript_rows": rows,
