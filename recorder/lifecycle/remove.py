@@ -12,6 +12,9 @@ and a rerun finishes:
    rows are deleted (erasure: tool-call payloads too), and the access log records the deletion;
 5. only then are the files unlinked.
 
+Steps 4 and 5 are driven by the signed manifest alone, so the next removal of the same call (or
+``erase`` run again) completes one a crash interrupted after step 3.
+
 A hand deletion has no signed version behind it, so ``verify`` still reports every file the
 latest manifest lists and is not on disk.
 """
@@ -81,6 +84,7 @@ class _Call:
     session_id: str
     tenant: str | None
     archive_path: str | None
+    row_version: int  # the manifest version the recordings row pins
     has_transcript: bool
 
 
@@ -89,7 +93,7 @@ def _resolve(session: Session, key: str) -> _Call:
     holds.check_not_held(session, call.id, call.tenant)
     rec = get_recording(session, call.id)
     return _Call(call.id, call.tenant, None if rec is None else rec.archive_path,
-                 session.get(Transcript, call.id) is not None)
+                 0 if rec is None else rec.manifest_version, session.get(Transcript, call.id) is not None)
 
 
 def _delete_transcript_rows(session: Session, session_id: str) -> None:
@@ -106,6 +110,46 @@ def _unlink(archive_dir: Path, names: Collection[str]) -> None:
     fsync_dir(archive_dir)
 
 
+def _commit(engine: Engine, manifest: Manifest, data: bytes, archive_path: str, now: dt.datetime) -> int:
+    """The database half of a removal, from its signed manifest: recordings row, rows deleted,
+    ledger entry, access-log entry, in one transaction. Returns the access-log seq."""
+    removal = manifest.removal or {}
+    sid, erase = manifest.session_id, manifest.state == ERASED
+    info = RecordingInfo(
+        session_id=sid, archive_path=archive_path, state=manifest.state, reason=manifest.reason,
+        manifest_version=manifest.version, manifest_sha256=sha256_hex(data), key_ids=manifest.key_ids,
+        created_at=now,
+    )
+
+    def work(session: Session) -> int:
+        write_recording(session, info)
+        if removal.get("transcript_rows"):
+            _delete_transcript_rows(session, sid)
+        if erase:
+            session.execute(update(ToolCall).where(ToolCall.session_id == sid)
+                            .values(arguments=None, output=None))
+            session.execute(delete(Job).where(Job.session_id == sid))
+        ensure_ledger_entry(session, info, now=now)  # the two chain heads last, held the shortest
+        return access_log.append(
+            session, actor=str(removal.get("actor")), action=str(removal.get("cause")),
+            reason=str(removal.get("reason")), session_id=sid, now=now,
+            detail={"kinds": list(removal.get("kinds", ())), "files": sorted(removal.get("files", {})),
+                    "transcript_rows": bool(removal.get("transcript_rows")),
+                    "manifest_version": manifest.version, "manifest_sha256": info.manifest_sha256},
+        ).seq
+
+    return retrying_transaction(engine, work, what=f"{removal.get('cause')} of {sid}")
+
+
+def _finish(engine: Engine, archive_dir: Path, manifest: Manifest, data: bytes, archive_path: str,
+            row_version: int, now: dt.datetime) -> int | None:
+    """Complete a removal whose signed manifest is written: its database half unless the
+    recordings row already pins it (an earlier run crashed in between), then the unlinks."""
+    seq = _commit(engine, manifest, data, archive_path, now) if row_version < manifest.version else None
+    _unlink(archive_dir, list((manifest.removal or {}).get("files", {})))
+    return seq
+
+
 def remove_data(
     home: Path,
     keystore: KeyStore,
@@ -119,7 +163,10 @@ def remove_data(
     now: dt.datetime,
 ) -> Removed:
     """Remove ``kinds`` of call ``key``'s data (all of ``KINDS`` with cause ``erase``: the
-    tombstone); see the module doc for the order. Raises ``CallHeld`` under a hold."""
+    tombstone); see the module doc for the order. Raises ``CallHeld`` under a hold.
+
+    A removal an earlier run left half-done (its manifest written, the database or the unlinks
+    not) is completed first."""
     erase = cause == ERASE
     reason, actor = reason.strip(), actor.strip()
     if not reason or not actor:
@@ -128,26 +175,26 @@ def remove_data(
         call = _resolve(session, key)
     sid = call.session_id
     wanted = set(KINDS) if erase else set(kinds)
-    if call.archive_path is None:
+    archive_path = call.archive_path
+    if archive_path is None:
         raise RemovalRefused(f"call {sid} has no archive yet (still recording, or left for "
                              "`recorder recover`); nothing was deleted")
     store = ArchiveStore(home)
-    archive_dir = home / call.archive_path
+    archive_dir = home / archive_path
     latest, latest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
+    if latest.removal is not None:
+        _finish(engine, archive_dir, latest, latest_bytes, archive_path, call.row_version, now)
+        with transaction(engine) as session:
+            call = _resolve(session, sid)
     if latest.state == ERASED:
-        leftovers = [n for n in (latest.removal or {}).get("files", {}) if (archive_dir / n).exists()]
-        if not leftovers:
-            raise RemovalRefused(f"call {sid} was already erased (manifest {latest.version})")
-        _unlink(archive_dir, leftovers)  # a crash after the tombstone, before the unlinks
-        return Removed(sid, tuple(KINDS), tuple(leftovers), False, latest.version, None)
+        raise RemovalRefused(f"call {sid} was already erased (manifest {latest.version})")
     drop = [f for f in latest.files if kind_of(f.name, f.tier) in wanted]
     rows = call.has_transcript and TRANSCRIPTS in wanted
     if not drop and not rows and not erase:
         return Removed(sid, (), (), False, None, None)
     at = now.astimezone(dt.UTC).isoformat()
-    dropped = {f.name: f.sha256 for f in drop}
-    removal = {"cause": cause, "reason": reason, "actor": actor, "at": at,
-               "kinds": sorted(wanted), "transcript_rows": rows, "files": dropped}
+    removal = {"cause": cause, "reason": reason, "actor": actor, "at": at, "kinds": sorted(wanted),
+               "transcript_rows": rows, "files": {f.name: f.sha256 for f in drop}}
     signing_key = keystore.signing_key()
     manifest: Manifest = replace(
         latest, version=latest.version + 1, created_at=at,
@@ -157,29 +204,7 @@ def remove_data(
     )
     data = manifest.to_bytes()
     store.add_version(archive_dir, manifest.version, data, sign_manifest(data, signing_key))
-    info = RecordingInfo(
-        session_id=sid, archive_path=call.archive_path, state=manifest.state, reason=manifest.reason,
-        manifest_version=manifest.version, manifest_sha256=sha256_hex(data), key_ids=manifest.key_ids,
-        created_at=now,
-    )
-
-    def work(session: Session) -> int:
-        write_recording(session, info)
-        if rows:
-            _delete_transcript_rows(session, sid)
-        if erase:
-            session.execute(update(ToolCall).where(ToolCall.session_id == sid)
-                            .values(arguments=None, output=None))
-            session.execute(delete(Job).where(Job.session_id == sid))
-        ensure_ledger_entry(session, info, now=now)  # the two chain heads last, held the shortest
-        return access_log.append(
-            session, actor=actor, action=cause, reason=reason, session_id=sid, now=now,
-            detail={"kinds": sorted(wanted), "files": sorted(dropped), "transcript_rows": rows,
-                    "manifest_version": manifest.version, "manifest_sha256": info.manifest_sha256},
-        ).seq
-
-    seq = retrying_transaction(engine, work, what=f"{cause} of {sid}")
-    _unlink(archive_dir, [f.name for f in drop])
-    logger.info("%s %s: %d files, transcript rows %s, manifest %d, access %d", cause, sid, len(drop),
+    seq = _finish(engine, archive_dir, manifest, data, archive_path, call.row_version, now)
+    logger.info("%s %s: %d files, transcript rows %s, manifest %d, access %s", cause, sid, len(drop),
                 "deleted" if rows else "untouched", manifest.version, seq)
     return Removed(sid, tuple(sorted(wanted)), tuple(f.name for f in drop), rows, manifest.version, seq)
