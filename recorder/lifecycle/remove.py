@@ -82,7 +82,6 @@ class Removed:
 @dataclass(frozen=True, slots=True)
 class _Call:
     session_id: str
-    tenant: str | None
     archive_path: str | None
     row_version: int  # the manifest version the recordings row pins
     has_transcript: bool
@@ -92,7 +91,7 @@ def _resolve(session: Session, key: str) -> _Call:
     call = find_session(session, key)
     holds.check_not_held(session, call.id, call.tenant)
     rec = get_recording(session, call.id)
-    return _Call(call.id, call.tenant, None if rec is None else rec.archive_path,
+    return _Call(call.id, None if rec is None else rec.archive_path,
                  0 if rec is None else rec.manifest_version, session.get(Transcript, call.id) is not None)
 
 
