@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import ConfigError
+from recorder.lifecycle.policy import RetentionPolicies, parse_retention
 
 DEFAULT_UPSTREAM = "wss://api.smallest.ai/waves/v1/s2s"
 DEFAULT_PULSE = "https://api.smallest.ai/waves/v1/stt/"
@@ -51,6 +52,8 @@ class Settings:
     recording_failure: str = "close"
     min_free_disk_mb: int = 500
     log_level: str = "INFO"
+    retention: RetentionPolicies = field(default_factory=RetentionPolicies)
+    pci_tools: tuple[str, ...] = ()  # tool names whose calls pause the caller's recording
 
     @property
     def effective_database_url(self) -> str:
@@ -70,6 +73,13 @@ def parse_host_port(value: str, key: str) -> tuple[str, int]:
 def _coerce(name: str, raw: Any, source: str) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
     kind = kinds[name]
+    if name == "retention":
+        return parse_retention(raw, source)
+    if name == "pci_tools":
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(name, source, f"expected a list of tool names, got {raw!r}")
+        return tuple(i.strip() for i in items if i.strip())
     try:
         if kind == "Path":
             return Path(str(raw)).expanduser()

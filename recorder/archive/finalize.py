@@ -112,6 +112,7 @@ def manifest_summary(call: CallPlan) -> dict[str, Any]:
         "errors": len(s.errors),
         "gaps": len(t.gaps),
         "cuts": len(t.cuts),
+        "pauses": len(t.pauses),
         "cut_policy": t.cut_policy,
     }
 
@@ -170,6 +171,7 @@ def finalize_call(
     archive_rate: int = DEFAULT_ARCHIVE_RATE,
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
+    pci_tools: tuple[str, ...] = (),
     redact_json: Callable[[str], str] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     rng: Rng = os.urandom,
@@ -191,7 +193,8 @@ def finalize_call(
     store = ArchiveStore(home)
     dest = store.path_for(meta.id, meta.started_at)
     settings: dict[str, Any] = dict(
-        close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy
+        close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+        pci_tools=pci_tools,
     )
     summary: CallSummary
     reused = dest.exists()

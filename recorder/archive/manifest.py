@@ -2,7 +2,10 @@
 
 ``manifest-NNNN.json`` lists every file of the archive with its SHA-256, size, tier and the key
 ids it is wrapped to, plus the state, a summary (durations and counts, never content) and the
-SHA-256 of the previous manifest version (null for 0001). Its bytes are canonical JSON (sorted
+SHA-256 of the previous manifest version (null for 0001). A version that deletes files (an
+erasure, a retention expiry) says so in a ``removal`` object: cause, reason, actor, time and the
+SHA-256 of every file it drops; an erased archive's last manifest has state ``erased`` and lists
+no files; it is the call's signed tombstone. Its bytes are canonical JSON (sorted
 keys, no whitespace, one trailing newline); ``manifest-NNNN.json.sig`` holds the base64 Ed25519
 signature of exactly those bytes. Manifests are never edited: a derivative or a rewrap adds the
 next version. An auditor verifies all of this with public keys only.
@@ -30,7 +33,7 @@ from recorder.errors import IntegrityError
 
 MANIFEST_FORMAT = "recorder-archive/1"
 SIG_SUFFIX = ".sig"
-STATES = ("complete", "incomplete")
+STATES = ("complete", "incomplete", "erased")
 _NAME = re.compile(r"^manifest-(\d{4})\.json$")
 
 
@@ -78,6 +81,7 @@ class Manifest:
     previous_sha256: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict, hash=False)
     format: str = MANIFEST_FORMAT
+    removal: Mapping[str, Any] | None = field(default=None, hash=False)
 
     @property
     def name(self) -> str:
@@ -92,7 +96,7 @@ class Manifest:
         return tuple(sorted({k for f in self.files for k in f.key_ids}))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "format": self.format,
             "session_id": self.session_id,
             "version": self.version,
@@ -104,6 +108,9 @@ class Manifest:
             "previous_manifest_sha256": self.previous_sha256,
             "summary": dict(self.summary),
         }
+        if self.removal is not None:  # absent, not null, so older manifests keep their bytes
+            doc["removal"] = dict(self.removal)
+        return doc
 
     def to_bytes(self) -> bytes:
         """The canonical bytes that are written and signed."""
@@ -133,6 +140,7 @@ def parse_manifest(data: bytes, *, name: str = "manifest.json") -> Manifest:
             signing_key_id=str(doc["signing_key_id"]),
             previous_sha256=doc["previous_manifest_sha256"],
             summary=dict(doc["summary"]),
+            removal=None if doc.get("removal") is None else dict(doc["removal"]),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ManifestError(name, f"not a recorder manifest: {exc}") from exc

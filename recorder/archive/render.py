@@ -177,6 +177,7 @@ def plan(
     archive_rate: int = DEFAULT_ARCHIVE_RATE,
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
+    pci_tools: tuple[str, ...] = (),
     events: Callable[[bytes], object] | None = None,
 ) -> CallPlan:
     """Pass 1: replay ``records``; each event log line goes to ``events`` as it is made.
@@ -203,6 +204,7 @@ def plan(
     session = replay(
         frames_then_close(),
         archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+        pci_tools=pci_tools,  # re-derives the PCI pauses (their audio is already silence)
     )
     if events is not None and found is not None:
         events(canonical_json(_close_json(found)) + b"\n")
@@ -486,7 +488,12 @@ def render_audio(
         advance(right, target)
         if min(left.final, right.final) < target:
             break  # the records ran out: ``finish`` says what is missing
-        recording(np.column_stack((left.take(target - written), right.take(target - written))))
+        caller = left.take(target - written)
+        for pause in t.pauses:  # PCI pause: exact silence, no resampler ringing from its edges
+            lo, hi = max(pause.position, written), min(pause.position + pause.length, target)
+            if lo < hi:
+                caller[lo - written : hi - written] = 0
+        recording(np.column_stack((caller, right.take(target - written))))
         written = target
     while feed_shared():  # the rest: unplayed pieces, and checking nothing is left over
         pass
@@ -532,6 +539,7 @@ def _fact(e: TimelineRecord) -> dict[str, Any]:
         "kind": str(e.kind), "channel": str(e.channel), "seq": e.seq, "arrival_ms": _ms(e.arrival_ns),
         "position": e.position, "length": e.length, "response_id": e.response_id,
         "trigger": None if e.trigger is None else str(e.trigger),
+        **({"cause": e.cause} if e.cause is not None else {}),
     }
 
 
@@ -552,6 +560,7 @@ def _alignment(timeline: Timeline, close: CloseRecord | None) -> dict[str, Any]:
         "gaps": [_fact(e) for e in timeline.gaps],
         "drifts": [_fact(e) for e in timeline.drifts],
         "cuts": [_fact(e) for e in timeline.cuts],
+        "pauses": [_fact(e) for e in timeline.pauses],  # PCI pauses: caller silenced on purpose
         "caller_runs": [
             {"start": r.start, "length": r.length, "src_samples": r.src_samples,
              "first_seq": r.first_seq, "last_seq": r.last_seq}
@@ -577,12 +586,13 @@ def render(
     archive_rate: int = DEFAULT_ARCHIVE_RATE,
     gap_threshold_ms: float = 250.0,
     cut_policy: CutPolicy = CutPolicy(),
+    pci_tools: tuple[str, ...] = (),
 ) -> RenderedCall:
     """Both passes into memory: for short calls and tests (the archive streams instead)."""
     items = list(records)
     events = io.BytesIO()
     call = plan(items, close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms,
-                cut_policy=cut_policy, events=events.write)
+                cut_policy=cut_policy, pci_tools=pci_tools, events=events.write)
     stereo: list[Int16Array] = [np.zeros((0, 2), dtype=np.int16)]
     unplayed: list[Int16Array] = [np.zeros(0, dtype=np.int16)]
     render_audio(lambda: items, call, stereo.append, unplayed.append)

@@ -22,6 +22,7 @@ from recorder.archive.manifest import FileEntry, Manifest, sha256_hex, sign_mani
 from recorder.archive.store import ArchiveStore
 from recorder.crypto.keys import KeyStore
 from recorder.db.recordings import RecordingInfo, record_version
+from recorder.errors import IntegrityError
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def publish_version(
     store = ArchiveStore(home)
     archive_dir = store.get(session_id)
     latest, latest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
+    if latest.state == "erased":
+        raise IntegrityError(f"{store.relative(archive_dir)}/{latest.name}",
+                             "the call was erased; nothing is added to its archive")
     entries = {f.name: f for f in latest.files}
     for name, sealed in files.items():
         entries[name] = FileEntry(name, sha256_hex(sealed.data), len(sealed.data), sealed.tier, sealed.key_ids)
@@ -68,6 +72,7 @@ def publish_version(
         files=tuple(sorted(entries.values(), key=lambda e: e.name)),
         signing_key_id=signing_key.key_id,
         previous_sha256=sha256_hex(latest_bytes),
+        removal=None,
     )
     data = manifest.to_bytes()
     store.add_version(

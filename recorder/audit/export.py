@@ -233,9 +233,10 @@ class _Checked:
     signature: bytes
 
 
-def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, out: Path,
+def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, out: Path | None,
                      *, force: bool) -> _Checked:
-    """Everything both exports check before anything is logged or decrypted."""
+    """Everything every export checks before anything is logged or decrypted (``out``: the
+    output directory to check, None when the caller checked its own output)."""
     with transaction(engine) as session:
         call = show_session(session, key)
         rec = get_recording(session, call["id"])
@@ -247,7 +248,8 @@ def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, o
         raise IntegrityError(row.archive_path if row else session_id,
                              "the recordings row points here but the archive is not on disk; "
                              "run `recorder verify`")
-    check_out_dir(out, force=force)
+    if out is not None:
+        check_out_dir(out, force=force)
     manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
     archive_path = store.relative(archive_dir)
     if row is not None and sha256_hex(manifest_bytes) != row.manifest_sha256:

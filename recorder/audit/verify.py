@@ -3,7 +3,9 @@
 Three sources must agree (DESIGN.md "Encryption and integrity"):
 
 * the archive tree: every manifest version is signed (Ed25519) by a known key, names its own
-  session and version, and chains to the previous version by SHA-256; every file the latest
+  session and version, and chains to the previous version by SHA-256; a version drops a file
+  only under a signed ``removal`` naming it (an erasure's tombstone, a retention expiry), so an
+  authorised deletion verifies and a hand deletion does not; every file the latest
   manifest lists has exactly that size and SHA-256; no other file is in the directory;
 * the ledger: an unbroken hash chain (``db.ledger.check_chain``) whose entries each pin a
   manifest present on disk with that SHA-256, and every manifest on disk has its entry;
@@ -114,8 +116,13 @@ class _Verifier:
                 self.add(MISSING, f"{a.rel}/{manifest_name(expected)}", "manifest version missing", sid)
                 break
         previous: str | None = None
+        before: Manifest | None = None
         for v in versions:
-            a.latest = self._manifest(a, v, previous) or a.latest
+            current = self._manifest(a, v, previous)
+            if current is not None and before is not None:
+                self._dropped(a, before, current)
+            a.latest = current or a.latest
+            before = current
             previous = a.manifests.get(v)
         if a.latest is not None:
             self._files(a, a.latest)
@@ -146,6 +153,15 @@ class _Verifier:
         if version == 1 and manifest.previous_sha256 is not None:
             self.add(ALTERED, subject, "version 1 names a previous manifest", sid)
         return manifest
+
+    def _dropped(self, a: _Archive, before: Manifest, after: Manifest) -> None:
+        """A version may drop a file only under a signed removal naming it (erasure, retention)."""
+        removed = (after.removal or {}).get("files") or {}
+        kept = {f.name for f in after.files}
+        for f in before.files:
+            if f.name not in kept and removed.get(f.name) != f.sha256:
+                self.add(ALTERED, f"{a.rel}/{after.name}",
+                         f"drops {f.name} without a signed removal naming it", a.path.name)
 
     def _files(self, a: _Archive, manifest: Manifest) -> None:
         sid = a.path.name

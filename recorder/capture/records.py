@@ -52,6 +52,7 @@ class TimelineKind(enum.StrEnum):
     GAP = "gap"  # silence inserted: caller stall, or agent underrun
     DRIFT = "drift"  # caller sample clock ran ahead of the arrival clock
     CUT = "cut"  # barge-in: agent audio scheduled past this point was never heard
+    PAUSE = "pause"  # caller audio recorded as silence on purpose (``cause``: e.g. a PCI tool)
 
 
 class CutTrigger(enum.StrEnum):
@@ -135,6 +136,8 @@ class TimelineRecord(SafeRepr):
     DRIFT: the caller's contiguous position ran ``length`` samples ahead of the arrival clock.
     CUT: ``response_id``'s audio from ``position`` on was not heard; ``length`` samples went to
     the unplayed track; ``trigger`` says which event decided it.
+    PAUSE: the caller's audio from ``position`` for ``length`` samples was replaced by silence
+    before it was journaled; ``cause`` says why (``tool:<name>``).
     ``seq`` is the frame that caused the fact (-1 for a close).
     """
 
@@ -146,6 +149,7 @@ class TimelineRecord(SafeRepr):
     length: int
     response_id: str | None = None
     trigger: CutTrigger | None = None
+    cause: str | None = None
 
 
 @frozen_value

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from recorder.capture.records import (
     AudioRecord,
     CallSummary,
+    Channel,
     CloseRecord,
     CutTrigger,
     Direction,
@@ -82,6 +83,7 @@ class CaptureSession:
         gap_threshold_ms: float = 250.0,
         archive_rate: int = 48000,
         cut_policy: CutPolicy = CutPolicy(),
+        pci_tools: Iterable[str] = (),
     ) -> None:
         if not isinstance(archive_rate, int) or archive_rate <= 0:
             raise ConfigError("archive_rate", "CaptureSession", "must be a positive integer (Hz)")
@@ -112,7 +114,9 @@ class CaptureSession:
         self._turn_by_item: dict[str, TurnState] = {}
         self._pending_stop: tuple[int, str | None] | None = None
         self._close: CloseRecord | None = None
-        self._events: list[TimelineRecord] = []  # gaps, drift and cuts, in observation order
+        self._events: list[TimelineRecord] = []  # gaps, drift, cuts and pauses, in observation order
+        self._pci_tools = frozenset(pci_tools)
+        self._pause: _Pause | None = None
 
     # --- feeding ---------------------------------------------------------------------------------
 
@@ -134,7 +138,8 @@ class CaptureSession:
             return []
         arrival_ns = max(0, int(arrival_ns))
         self._close = CloseRecord(arrival_ns, code, reason, closed_by)
-        out: list[Record] = [self._close]
+        out: list[Record] = [self._close, *self._end_pause(-1, arrival_ns)]
+        self._events.extend(r for r in out if isinstance(r, TimelineRecord))
         if self.cut_policy.on_close:
             position = samples_at(arrival_ns, self.archive_rate)
             facts = self._agent.cut(-1, arrival_ns, position, lambda _rid: True, CutTrigger.CLOSE)
@@ -184,8 +189,12 @@ class CaptureSession:
             self._caller_before_configured += e.samples
         position = samples_at(arrival_ns, self.archive_rate)
         start, length, facts = self._caller.place(seq, arrival_ns, position, e.samples, before)
+        pcm = e.pcm
+        if self._pause is not None:  # PCI pause: the caller's words never reach the journal
+            pcm = bytes(len(pcm))
+            self._pause.extend(start, length)
         record = AudioRecord(
-            seq, Direction.C2S, arrival_ns, e.pcm, CALLER_RATE, start, length,
+            seq, Direction.C2S, arrival_ns, pcm, CALLER_RATE, start, length,
             event_id=e.event_id, before_configured=before,
         )
         return [record, *facts]
@@ -238,12 +247,16 @@ class CaptureSession:
             case ConversationItemCreate(item=item) if item and item.type == "function_call_output":
                 call = self._call(item.call_id)
                 call.output, call.output_ns = item.output, ns
+                if self._pause is not None:
+                    self._pause.calls.discard(item.call_id)
+                    if not self._pause.calls:
+                        return self._end_pause(seq, ns)
             case ResponseCreate():
                 for call in self._calls.values():
                     if call.output_ns is not None and call.response_create_ns is None:
                         call.response_create_ns = ns
             case ResponseCreated():
-                return self._response_created(seq, event, ns)
+                return [*self._end_pause(seq, ns), *self._response_created(seq, event, ns)]
             case OutputAudioDone(response_id=rid):
                 self._response(rid).audio_done_ns = ns
             case FunctionCallArgumentsDelta():
@@ -251,12 +264,14 @@ class CaptureSession:
                 call.name = call.name or event.name
                 call.response_id = call.response_id or event.response_id
                 call.parts.append(event.delta or "")
+                self._start_pause(event.call_id, call.name)
             case FunctionCallArgumentsDone():
                 call = self._call(event.call_id)
                 call.name = event.name or call.name
                 call.response_id = call.response_id or event.response_id
                 call.arguments = event.arguments if event.arguments is not None else call.arguments
                 call.requested_ns = ns
+                self._start_pause(event.call_id, call.name)
             case ResponseDone():
                 return self._response_done(seq, event, ns)
             case ServerError():
@@ -291,6 +306,22 @@ class CaptureSession:
         turn.stopped_ns = ns
         turn.audio_end_ms = e.audio_end_ms
         self._pending_stop = (ns, e.item_id)
+
+    def _start_pause(self, call_id: str | None, name: str | None) -> None:
+        """A tool named in ``pci_tools`` is in flight: record the caller as silence until its
+        output arrives or the next agent response starts."""
+        if name is None or name not in self._pci_tools or call_id is None:
+            return
+        if self._pause is None:
+            self._pause = _Pause(f"tool:{name}")
+        self._pause.calls.add(call_id)
+
+    def _end_pause(self, seq: int, ns: int) -> list[TimelineRecord]:
+        pause, self._pause = self._pause, None
+        if pause is None or pause.start is None:
+            return []  # no caller audio arrived while it lasted
+        return [TimelineRecord(TimelineKind.PAUSE, Channel.CALLER, seq, ns, pause.start,
+                               pause.end - pause.start, cause=pause.cause)]
 
     def _server_item(self, item: ConversationItem) -> None:
         if item.type == "message" and item.role == "user" and item.id in self._turn_by_item:
@@ -420,6 +451,24 @@ class CaptureSession:
             events=tuple(self._events),
             caller_max_drift=self._caller.max_drift,
         )
+
+
+class _Pause:
+    """A PCI pause in progress: why, the tool calls it waits for, and the span of caller audio
+    silenced so far (archive samples)."""
+
+    __slots__ = ("cause", "calls", "start", "end")
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        self.calls: set[str | None] = set()
+        self.start: int | None = None
+        self.end = 0
+
+    def extend(self, start: int, length: int) -> None:
+        if self.start is None:
+            self.start = start
+        self.end = max(self.end, start + length)
 
 
 def replay(records: Iterable[Record], **settings: object) -> CaptureSession:

@@ -130,6 +130,10 @@ class Timeline(SafeRepr):
         return self._kind(TimelineKind.CUT)
 
     @property
+    def pauses(self) -> tuple[TimelineRecord, ...]:
+        return self._kind(TimelineKind.PAUSE)
+
+    @property
     def end(self) -> int:
         """The length of the stereo recording in archive samples."""
         ends = [s.end for s in self.caller[-1:] + self.agent[-1:]]

@@ -100,7 +100,8 @@ def render_call(call: dict[str, Any]) -> str:
     lines.append(f"  errors ({len(call['errors'])}):")
     for e in call["errors"]:
         lines.append(f"    {e['code']}: {e['message']}")
-    lines += render_transcript(call.get("transcript"))
+    erased = (call.get("recording") or {}).get("state") == "erased"
+    lines += ["  transcript: erased with the recording"] if erased else render_transcript(call.get("transcript"))
     return "\n".join(lines)
 
 

@@ -18,7 +18,10 @@ from recorder.db.engine import make_engine, transaction, upgrade
 @click.command()
 @click.argument("session_key", metavar="SESSION")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory to write into (created 0700; must be empty unless --force).")
+              help="Directory to write into (created 0700; must be empty unless --force); "
+                   "with --format vcon, the file to write (0600).")
+@click.option("--format", "fmt", type=click.Choice(["dir", "vcon"]), default="dir", show_default=True,
+              help="dir: plain files; vcon: one signed vCon (IETF draft JSON, JWS with the signing key).")
 @click.option("--original", is_flag=True,
               help="Decrypt the original recording (needs archive identities and --reason).")
 @click.option("--reason", help="Why the call is opened; kept in the access log (required with --original).")
@@ -26,9 +29,9 @@ from recorder.db.engine import make_engine, transaction, upgrade
 @click.option("--force", is_flag=True, help="Write into a non-empty private directory.")
 @common_options
 @click.pass_context
-def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, reason: str | None,
-           actor: str | None, force: bool, config_file: Path | None, home: Path | None,
-           database_url: str | None, log_level: str | None) -> None:
+def export(ctx: click.Context, session_key: str, out_dir: Path, fmt: str, original: bool,
+           reason: str | None, actor: str | None, force: bool, config_file: Path | None,
+           home: Path | None, database_url: str | None, log_level: str | None) -> None:
     """Decrypt one call (recorder id or Hydra session id) into DIR.
 
     By default the redacted copy (auditor keys): recording.wav with every redacted stretch
@@ -36,7 +39,13 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
     With --original: the original recording.wav (stereo: left caller, right agent),
     unplayed.wav when barge-ins cut audio, metadata.json and the manifest. The archive is
     verified first; the access (actor, reason) is logged before any file is written.
+    With --format vcon: one vCon file (redacted recording by default) signed with the
+    recorder's signing key.
     """
+    if fmt == "vcon":
+        _export_vcon(session_key, out_dir, original, reason, actor, force, config_file, home,
+                     database_url, log_level)
+        return
     if not original:
         who = actor if actor is not None else os_user()
         if not who.strip():
@@ -76,6 +85,25 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
         f"exported {result.session_id} (manifest {result.manifest_version}) to {result.out_dir}: "
         f"{', '.join(result.files)}; access logged as entry {result.access_seq} for {who.strip()}"
     )
+
+
+def _export_vcon(session_key: str, out: Path, original: bool, reason: str | None, actor: str | None,
+                 force: bool, config_file: Path | None, home: Path | None, database_url: str | None,
+                 log_level: str | None) -> None:
+    from recorder.audit.vcon import export_vcon
+    from recorder.cli.options import actor_or_user, migrated_engine
+
+    if original and (reason is None or not reason.strip()):
+        raise click.UsageError("--original needs --reason TEXT: why the original recording is opened "
+                               "(it is kept in the access log)")
+    who = actor_or_user(actor)
+    settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    with migrated_engine(settings) as engine:
+        result = export_vcon(settings.home, engine, KeyStore(settings.home / "keys"), session_key, out,
+                             actor=who, original=original, reason=reason, force=force)
+    click.echo(f"exported {result.session_id} as vCon {result.uuid} ({'original' if original else 'redacted'} "
+               f"recording, manifest {result.manifest_version}) to {result.out}; access logged as entry "
+               f"{result.access_seq} for {who}")
 
 
 @click.command("access-log")

@@ -33,17 +33,22 @@ def _register() -> None:
         audit_cmd,
         db_cmd,
         demo_cmd,
+        erase_cmd,
         export_cmd,
+        hold_cmd,
         keys_cmd,
         proxy_cmd,
         redact_cmd,
+        retention_cmd,
         simulate_cmd,
         transcribe_cmd,
+        usage_cmd,
         verify_cmd,
     )
 
     for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd,
-                   export_cmd, verify_cmd, transcribe_cmd):
+                   export_cmd, verify_cmd, transcribe_cmd, hold_cmd, erase_cmd,
+                   retention_cmd, usage_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from recorder import logs
 from recorder.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,3 +46,24 @@ def build_settings(
     )
     logs.configure(settings.log_level)
     return settings
+
+
+@contextmanager
+def migrated_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the settings' database, migrated to head; disposed on the way out."""
+    from recorder.db.engine import make_engine, upgrade
+
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def actor_or_user(actor: str | None) -> str:
+    """``--actor``, or the OS user; never empty."""
+    who = (actor if actor is not None else os_user()).strip()
+    if not who:
+        raise click.UsageError("--actor must not be empty")
+    return who

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     Boolean,
     DateTime,
     Float,
@@ -93,6 +94,16 @@ class CallSession(Base):
     errors: Mapped[list[CallError]] = relationship(
         back_populates="session", order_by="CallError.seq", cascade="all, delete-orphan"
     )
+
+    @property
+    def tenant(self) -> str | None:
+        """The ``X-Recorder-Tenant`` the client sent, if any."""
+        return self.call_metadata.get("tenant") or None
+
+    @property
+    def agent(self) -> str | None:
+        """The ``X-Recorder-Agent-Id`` the client sent, if any."""
+        return self.call_metadata.get("agent_id") or None
 
 
 class Response(Base):
@@ -340,3 +351,72 @@ def include_object(dialect: str) -> Any:
         return True
 
     return include
+
+
+# --- the record's life: legal holds and the per-call usage rollup --------------------------------
+
+
+class LegalHold(Base):
+    """A legal hold: while ``released_at`` is null no command deletes or erases what it covers.
+
+    ``scope``: ``session`` and ``query`` holds cover the calls listed in ``held_sessions`` (a
+    query hold lists the calls its transcript search matched when it was placed); a ``tenant``
+    hold covers every call of ``tenant``, present and future.
+    """
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[intpk]
+    scope: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[opt_str]
+    query: Mapped[opt_text]
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[timestamp]
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[opt_str]
+    release_reason: Mapped[opt_text]
+
+
+class HeldSession(Base):
+    """One call covered by a session or query hold. No foreign key to sessions: a hold may name
+    a call whose rows are not written yet, and it must outlive anything done to the call."""
+
+    __tablename__ = "held_sessions"
+
+    hold_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("legal_holds.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class CallUsage(Base):
+    """One call's usage, rolled up once so the usage report aggregates one narrow row per call.
+
+    Written with the call's rows (``db.usage``); ``day`` is the call's start date in UTC. The
+    ``flag_*`` columns are 0/1 so that SUM counts them on every engine.
+    """
+
+    __tablename__ = "call_usage"
+
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    tenant: Mapped[opt_str]
+    agent: Mapped[opt_str]
+    model: Mapped[opt_str]
+    caller_audio_ms: Mapped[float] = mapped_column(Float)
+    agent_audio_ms_received: Mapped[float] = mapped_column(Float)
+    agent_audio_ms_heard: Mapped[float] = mapped_column(Float)
+    responses: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    total_tokens: Mapped[int] = mapped_column(BigInteger)
+    tool_calls: Mapped[int] = mapped_column(Integer)
+    flag_usage_missing: Mapped[int] = mapped_column(Integer)
+    flag_tokens_implausible: Mapped[int] = mapped_column(Integer)
+    flag_recording_incomplete: Mapped[int] = mapped_column(Integer)

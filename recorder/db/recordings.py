@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from recorder.capture.records import CallSummary
-from recorder.db import ledger
+from recorder.db import ledger, usage
 from recorder.db.engine import retrying_transaction
 from recorder.db.models import CallSession, Recording
 from recorder.db.write import CallMeta, write_call
@@ -116,7 +116,9 @@ def record_archive(
             write_call(session, meta, summary, redact_json=redact_json)
             session.flush()
         write_recording(session, info)
-        ensure_ledger_entry(session, info, now=now, head=head)
+        if new_call:
+            usage.record(session, meta.id)
+        ensure_ledger_entry(session, info, now=now, head=head)  # last: the chain head is held the shortest
         return new_call
 
     return retrying_transaction(engine, work, what=f"ledger append for {meta.id}", attempts=attempts)

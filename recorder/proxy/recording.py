@@ -133,6 +133,7 @@ class Recorder:
             state=meta.state,
             reason=meta.reason,
             gap_threshold_ms=self.settings.gap_threshold_ms,
+            pci_tools=self.settings.pci_tools,
             redact_json=redact_payload,
         )
         delete_journal(session_dir)
@@ -196,7 +197,8 @@ class CallRecording:
     def __init__(self, recorder: Recorder, journal: JournalWriter) -> None:
         self._recorder = recorder
         self.journal = journal
-        self.capture = CaptureSession(gap_threshold_ms=recorder.settings.gap_threshold_ms)
+        self.capture = CaptureSession(gap_threshold_ms=recorder.settings.gap_threshold_ms,
+                                      pci_tools=recorder.settings.pci_tools)
 
     def tee(self, direction: Direction, message: str | bytes, arrival_ns: int) -> None:
         self.journal.append(self.capture.observe(direction, message, arrival_ns))

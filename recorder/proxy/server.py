@@ -356,7 +356,7 @@ class ProxyServer:
             await client.close(CloseCode.INTERNAL_ERROR, "recording failed")
             return
         capture = recording.capture if recording else CaptureSession(
-            gap_threshold_ms=self.settings.gap_threshold_ms
+            gap_threshold_ms=self.settings.gap_threshold_ms, pci_tools=self.settings.pci_tools
         )
         tee = recording.tee if recording else capture.observe
         relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]

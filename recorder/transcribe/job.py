@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import soxr
 from sqlalchemy import Engine
 
 from recorder.archive.catalogue import (
+    ALIGNMENT,
     DERIVATIVE_TIER,
     DERIVATIVES,
     RECORDING,
@@ -63,7 +65,7 @@ from recorder.db.transcripts import (
     write_transcript,
 )
 from recorder.errors import IntegrityError, RecorderError
-from recorder.redact import bleep_pcm, redact_words
+from recorder.redact import Word, bleep_pcm, redact_words
 from recorder.redact.audio import DEFAULT_PAD_MS
 from recorder.transcribe import jobs
 from recorder.transcribe.merge import (
@@ -77,6 +79,7 @@ from recorder.transcribe.merge import (
 
 logger = logging.getLogger(__name__)
 
+PAUSED = "[PAUSED]"  # the caller word that stands for a PCI pause
 TRANSCRIPT_FORMAT = "recorder-transcript/1"
 STT_RATE = 16_000
 Int16Array = npt.NDArray[np.int16]
@@ -123,6 +126,7 @@ class _Loaded:
     record: TranscriptRecord | None
     stereo: Int16Array | None = field(default=None, repr=False)
     rate: int = 0
+    pauses: tuple[tuple[float, float], ...] = ()  # PCI pauses of the caller channel, ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +155,15 @@ def to_stt(channel: npt.NDArray[np.int16], rate: int) -> Int16Array:
 def build_record(
     session_id: str, caller: Sequence[object], agent: Sequence[object], *, model: str, language: str,
     request_ids: Sequence[str], pulse_requests: int, audio_seconds: float,
+    pauses: Sequence[tuple[float, float]] = (),
 ) -> TranscriptRecord:
-    """Merge both channels' words, redact the conversation, and shape what the database keeps."""
-    merged = merge_channels(to_timeline(caller, CALLER), to_timeline(agent, AGENT))  # type: ignore[arg-type]
+    """Merge both channels' words, redact the conversation, and shape what the database keeps.
+
+    Each PCI pause (caller silenced on purpose, from the alignment manifest) is a ``[PAUSED]``
+    word of the caller spanning it, so the transcript says why the caller is silent there."""
+    paused = [Word(PAUSED, start, end, CALLER) for start, end in pauses]
+    merged = merge_channels(to_timeline(caller, CALLER), paused,  # type: ignore[arg-type]
+                            to_timeline(agent, AGENT))  # type: ignore[arg-type]
     red = redact_words(merged)
     placeholders = {(s.channel, s.start_ms, f"[{s.type}]") for s in red.spans}
     words = tuple(
@@ -206,13 +216,25 @@ def _decrypt_recording(ctx: Context, session_id: str) -> tuple[Int16Array, int]:
     return stereo, rate
 
 
+def _pauses(ctx: Context, session_id: str) -> tuple[tuple[float, float], ...]:
+    """The PCI pauses the alignment manifest records, as caller-channel (start, end) ms."""
+    store = ArchiveStore(ctx.home)
+    archive_dir = store.get(session_id)
+    plain = age.decrypt(store.read(archive_dir, ALIGNMENT), ctx.keystore.identities("archive"),
+                        name=f"{store.relative(archive_dir)}/{ALIGNMENT}")
+    doc = json.loads(plain)
+    rate = float(doc["archive_rate"])
+    return tuple((p["position"] * 1000 / rate, (p["position"] + p["length"]) * 1000 / rate)
+                 for p in doc.get("pauses", ()))
+
+
 def load(ctx: Context, session_id: str) -> _Loaded:
     with transaction(ctx.engine) as session:
         record = read_transcript(session, session_id)
     if record is not None:
         return _Loaded(record)
     stereo, rate = _decrypt_recording(ctx, session_id)
-    return _Loaded(None, stereo, rate)
+    return _Loaded(None, stereo, rate, _pauses(ctx, session_id))
 
 
 def store(ctx: Context, record: TranscriptRecord) -> bool:
@@ -298,7 +320,7 @@ async def run_job(ctx: Context, pulse: Transcriber, session_id: str) -> JobOutco
         record = build_record(
             session_id, getattr(left.result(), "words", ()), getattr(right.result(), "words", ()),
             model=ctx.settings.model, language=ctx.settings.language, request_ids=ids,
-            pulse_requests=requests_made, audio_seconds=seconds,
+            pulse_requests=requests_made, audio_seconds=seconds, pauses=loaded.pauses,
         )
         transcribed = await asyncio.to_thread(store, ctx, record)
         if not transcribed:  # another worker stored it first: use exactly what is stored

@@ -77,7 +77,7 @@ def enqueue(session: Session, *, now: dt.datetime, selection: Selection = Select
         select(Recording.session_id)
         .join(CallSession, CallSession.id == Recording.session_id)
         .outerjoin(Job, Job.session_id == Recording.session_id)
-        .where(Job.session_id.is_(None), *selection.where())
+        .where(Job.session_id.is_(None), Recording.state != "erased", *selection.where())
         .order_by(CallSession.started_at, Recording.session_id)
     )
     ids = list(session.scalars(query))

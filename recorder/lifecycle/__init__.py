@@ -1,0 +1,1 @@
+"""The record's life after archiving: retention expiry, erasure on request, legal holds."""
