@@ -15,15 +15,22 @@ from recorder.config import Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def common_options(func: F) -> F:
+def store_options(func: F) -> F:
+    """--config, --home and --log-level: what a command that reads only RECORDER_HOME takes."""
     func = click.option("--config", "config_file", type=click.Path(path_type=Path),
                         help="TOML settings file (also $RECORDER_CONFIG).")(func)
     func = click.option("--home", type=click.Path(path_type=Path),
                         help="Data directory (also $RECORDER_HOME).")(func)
-    func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
     func = click.option("--log-level", default=None,
-                        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))(func)
+                        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                        help="Least severe log messages shown on stderr [INFO].")(func)
     return func
+
+
+def common_options(func: F) -> F:
+    """The store options plus --database-url."""
+    func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
+    return store_options(func)
 
 
 def os_user() -> str:

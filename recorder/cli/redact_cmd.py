@@ -82,5 +82,3 @@ def redact(jsonl: bool, as_json: bool, text: str | None) -> None:
     else:
         click.echo(red.text)
 
-
-COMMANDS: list[click.Command] = [redact]
