@@ -16,7 +16,7 @@ import click
 from recorder import __version__
 from recorder.errors import RecorderError
 
-# name: ("module:attribute", the first sentence of the command's docstring, which
+# name: ("module:attribute", the first paragraph of the command's docstring, which
 # `recorder --help` lists without importing the module; a test keeps the two the same).
 COMMANDS: dict[str, tuple[str, str]] = {
     "proxy": ("recorder.cli.proxy_cmd:proxy", "Run the transparent recording proxy in front of Hydra."),

@@ -22,10 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
-    literal_column,
+    text,
 )
-from sqlalchemy.dialects import postgresql  # noqa: F401  registers to_tsvector's types
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -308,12 +306,11 @@ class TranscriptTurn(Base):
     __tablename__ = "turns"
     __table_args__ = (
         UniqueConstraint("session_id", "seq"),
-        # PostgreSQL full-text search; SQLite uses the FTS5 table TURNS_FTS instead.
-        Index(
-            "ix_turns_text_tsv",
-            func.to_tsvector(literal_column("'simple'"), literal_column("text")),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # PostgreSQL full-text search (a GIN index, made by migration 0004); SQLite uses the
+        # FTS5 table TURNS_FTS instead. Written as text and without postgresql_using: either
+        # func.to_tsvector() or a postgresql_* argument imports the PostgreSQL dialect, a cost
+        # every command that reads the database would pay (Alembic compares neither).
+        Index("ix_turns_text_tsv", text("to_tsvector('simple', text)")).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[intpk]
