@@ -156,18 +156,23 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
 
 
 def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
-    """The recorder id of an archive named by recorder id or Hydra session id."""
+    """The recorder id of an archive named by recorder id or Hydra session id (refused when it
+    names several calls); an archive the database has no row for is found by its directory."""
     from recorder.archive.store import ArchiveStore
     from recorder.audit.queries import resolve_session
     from recorder.db.engine import transaction
+    from recorder.errors import NotFound
 
     try:
-        if ArchiveStore(settings.home).find(key) is not None:
-            return key
-    except ValueError:
-        pass  # not a safe directory name, so not a recorder id: look it up as a Hydra id
-    with transaction(engine) as session:
-        return resolve_session(session, key)
+        with transaction(engine) as session:
+            return resolve_session(session, key)
+    except NotFound:
+        try:
+            if ArchiveStore(settings.home).find(key) is not None:
+                return key
+        except ValueError:
+            pass  # not a safe directory name, so no archive's
+        raise
 
 
 def _progress(result: RewrapResult) -> None:

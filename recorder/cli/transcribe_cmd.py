@@ -1,4 +1,4 @@
-"""`recorder transcribe`: the nightly job, for cron (DESIGN.md "Transcription").
+"""`recorder transcribe`: the nightly job, for cron.
 
 Exit codes: 0 every selected recording is done (or another SQLite worker holds the lock),
 1 some recordings failed, 2 usage or configuration error, 3 Pulse refused the API key (the run

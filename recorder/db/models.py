@@ -1,7 +1,8 @@
 """Typed SQLAlchemy 2 models of what crossed the wire.
 
-Rows are written once per call, at finalization, never on the forwarding path (DESIGN.md
-"Database"). Times inside a call are milliseconds since the proxy accepted the session.
+Rows are written once per call, at finalization, never on the forwarding path, so a database
+outage delays rows but loses nothing. Times inside a call are milliseconds since the proxy
+accepted the session.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class CallError(Base):
 
 
 class Recording(Base):
-    """The archive of one call on disk (DESIGN.md "Encryption and integrity").
+    """The archive of one call on disk.
 
     ``archive_path`` is relative to the data dir; ``manifest_version``/``manifest_sha256`` pin the
     latest signed manifest, so a swapped or edited manifest shows up in ``recorder verify``.
@@ -216,7 +217,7 @@ class AccessLogEntry(Base):
     entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
 
 
-# --- transcription (issue 6; DESIGN.md "Transcription") ----------------------------------------
+# --- transcription -----------------------------------------------------------------------------
 
 TURNS_FTS = "turns_fts"  # SQLite FTS5 index over turns.text, created by migration 0004
 
