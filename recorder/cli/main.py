@@ -105,7 +105,7 @@ def _resume_collection() -> None:
 def main() -> None:
     """The `recorder` executable. Loading a command's modules (SQLAlchemy's above all) makes
     hundreds of thousands of objects and almost no garbage, so collection is paused until they
-    are loaded: a quarter of a read-only command's start-up was spent collecting nothing."""
+    are loaded: nearly a third of a read-only command's start-up went on collecting nothing."""
     global _collection_paused
     _collection_paused = gc.isenabled()
     gc.disable()
