@@ -9,7 +9,10 @@ is what a user waits for; CPU time (user + system, from wait4) is printed beside
 a shared machine the wall time of every process, the baselines' included, grows with the load.
 Exit 1 when a target (wall time, as specified) is missed. Usage:
 
-    python bench/bench_cli_startup.py [--calls 20] [--repeat 5]
+    python bench/bench_cli_startup.py [--calls 20] [--repeat 5] [--code DIR]
+
+`--code DIR` times the recorder found in DIR (another checkout, e.g. `git archive` of an older
+commit unpacked there) on the same data, for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _commands(call_id: str) -> list[tuple[str, list[str], str, float | None]]:
 def _time(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one run of `python argv`."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    child = subprocess.Popen([sys.executable, *argv], env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
@@ -73,20 +76,21 @@ def _prepare(home: Path, calls: int) -> str:
     return str(json.loads(listed.stdout)[0]["id"])
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, code: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECORDER_")}
-    return {**env, "PYTHONPATH": str(ROOT), "RECORDER_HOME": str(home)}
+    return {**env, "PYTHONPATH": str(code), "RECORDER_HOME": str(home)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20, help="archived calls in the database")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command (median)")
+    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose recorder is timed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         call_id = _prepare(home, args.calls)
-        env = _env(home)
+        env = _env(home, args.code.resolve())
         commands = _commands(call_id)
         labels = [*BASELINES, *(c[0] for c in commands)]
         wall: dict[str, list[float]] = {label: [] for label in labels}
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 w, c = _time(argv_, env)
                 wall[label].append(w)
                 cpu[label].append(c)
-    print(f"{args.calls} archived calls; medians of {args.repeat} runs, seconds; load average "
+    print(f"recorder from {args.code}; {args.calls} archived calls; medians of {args.repeat} runs, seconds; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| command | wall | CPU | baseline | baseline wall / CPU | excess wall / CPU | allowed |")
     print("|---|---|---|---|---|---|---|")
