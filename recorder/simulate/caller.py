@@ -98,7 +98,7 @@ class CancelResponse:
 Step = Talk | Say | Pause | Await | Inject | UpdateTools | CancelResponse
 # Told (seconds since the socket opened) of each step as it starts and each JSON object frame
 # as it arrives: how the demo shows a call's progress.
-Observer = Callable[[float, "Step | dict[str, Any]"], None]
+Observer = Callable[[float, Step | dict[str, Any]], None]
 
 LOOKUP_ORDER: Mapping[str, Any] = {
     "type": "function",
