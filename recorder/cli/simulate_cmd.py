@@ -44,7 +44,8 @@ async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Ca
 
 @simulate.command()
 @click.option("--listen", default=DEFAULT_SIM_LISTEN, show_default=True, help="HOST:PORT to serve on.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same ids and audio.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same event ids and audio (session ids are unique all the same).")
 @click.option("--capacity", type=int, default=100, show_default=True,
               help="Concurrent sessions before server_full + close 1013.")
 @click.option("--speed", type=float, default=4.0, show_default=True,
