@@ -63,10 +63,13 @@ class Settings:
         return parse_host_port(self.listen, "listen")
 
 
-def parse_host_port(value: str, key: str) -> tuple[str, int]:
+def parse_host_port(value: str, key: str, source: str = "arguments") -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:PORT`; no host means 127.0.0.1) split into host and port."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(key, "arguments", f"expected HOST:PORT, got {value!r}")
+    if not sep or not port.isdigit():
+        raise ConfigError(key, source, f"expected HOST:PORT, got {value!r}")
+    if not 0 <= int(port) <= 65535:
+        raise ConfigError(key, source, f"port {int(port)} is out of range (0-65535; 0 picks a free port)")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -144,6 +147,7 @@ def load_settings(
         raise ConfigError("max_message_mb", "settings", "must be between 1 and 1024 (MiB)")
     if settings.workers < 1:
         raise ConfigError("workers", "settings", "must be at least 1")
+    settings.listen_host_port()  # a bad --listen is refused before anything is created
     if settings.workers > 1 and settings.listen_host_port()[1] == 0:
         raise ConfigError("workers", "settings", "several workers share one port: give --listen a port")
     if settings.fsync not in ("always", "interval", "never"):

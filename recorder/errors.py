@@ -11,6 +11,7 @@ Split by who is at fault and what the caller can do::
     ├── ClientGone                        the client vanished mid-call
     ├── DatabaseError                     the database refused or is unreachable
     ├── NotFound(kind, key)               an auditor asked for something that does not exist
+    ├── AmbiguousId(key, candidates)      an id that names several calls
     ├── RedactionError                    input the redaction engine cannot process
     └── IntegrityError(path)              a file failed decryption or verification
 
@@ -77,6 +78,19 @@ class NotFound(RecorderError):
         self.kind = kind
         self.key = key
         super().__init__(f"no {kind} {key!r}; list them with `recorder sessions`")
+
+
+class AmbiguousId(RecorderError):
+    """A key (a Hydra session id, say) that matches several calls: nothing is chosen for the
+    user, who picks one of the `candidates` (lines naming each call)."""
+
+    def __init__(self, key: str, candidates: list[str]) -> None:
+        self.key = key
+        self.candidates = candidates
+        listed = "".join(f"\n  {c}" for c in candidates)
+        super().__init__(
+            f"{key!r} matches {len(candidates)} calls; give the recorder id of one of them:{listed}"
+        )
 
 
 class RedactionError(RecorderError):

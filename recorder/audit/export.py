@@ -5,7 +5,7 @@ job published are opened, with the AUDITOR identities: ``recording.wav`` (bleepe
 redacted ``transcript.json``, ``metadata.json`` and the manifest; the original audio is never
 read. With ``--original`` (``export_original``), below:
 
-Order (issue 4 item 5; DESIGN.md "Encryption and integrity", "Stable command-line contract"):
+Order:
 
 1. find the call (recorder id or Hydra session id) and its recordings row;
 2. refuse an unsafe or non-empty output directory, and a host without archive identities,
@@ -13,8 +13,9 @@ Order (issue 4 item 5; DESIGN.md "Encryption and integrity", "Stable command-lin
 3. check the archive: the latest manifest's signature, every file's size and SHA-256, and that
    the recordings row pins that manifest; a tampered archive is refused (``IntegrityError``
    naming the file) and nothing is decrypted;
-4. commit the access-log entry (actor, reason, session): every access that reaches plaintext is
-   on record, even one that then fails half-way;
+4. create the output directory (an export it cannot make is refused, nothing logged), then
+   commit the access-log entry (actor, reason, session): every access that reaches plaintext
+   is on record, even one that then fails half-way;
 5. decrypt in memory and write ``recording.wav`` (stereo 16-bit PCM, left caller, right agent,
    archive rate), ``unplayed.wav`` (only when barge-ins cut audio), ``metadata.json`` and the
    latest manifest verbatim as ``manifest.json`` + ``manifest.json.sig``.
@@ -142,12 +143,17 @@ def check_out_dir(out: Path, *, force: bool) -> None:
 
 
 def _make_out_dir(out: Path) -> None:
-    if out.exists():
-        os.chmod(out, _DIR_MODE)  # empty (or already private, see check_out_dir)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.mkdir(mode=_DIR_MODE)
-    os.chmod(out, _DIR_MODE)  # umask cannot widen it, and cannot narrow it below what we want
+    """Create the output directory (or make the checked one private) before the access is
+    logged: a directory that cannot be made is refused with nothing on the access log."""
+    try:
+        if out.exists():
+            os.chmod(out, _DIR_MODE)  # empty (or already private, see check_out_dir)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir(mode=_DIR_MODE)
+        os.chmod(out, _DIR_MODE)  # umask cannot widen it, and cannot narrow it below what we want
+    except OSError as exc:
+        raise ExportRefused(f"cannot create {out}: {exc.strerror or exc}; nothing was logged") from exc
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -275,7 +281,6 @@ def _log_access(engine: Engine, c: _Checked, out: Path, *, actor: str, action: s
 def _write_export(c: _Checked, out: Path, seq: int, files: dict[str, bytes]) -> ExportResult:
     files = {**files, MANIFEST_JSON: c.manifest_bytes, MANIFEST_JSON + SIG_SUFFIX: c.signature}
     try:
-        _make_out_dir(out)
         for name, data in files.items():
             _write_private(out / name, data)
     except OSError as exc:
@@ -305,6 +310,7 @@ def export_original(
     c = _checked_archive(home, engine, keystore, key, out, force=force)
     identities = keystore.identities("archive")
     now = clock()
+    _make_out_dir(out)
     seq = _log_access(engine, c, out, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=now)
     stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, RECORDING, identities))
     files: dict[str, bytes] = {RECORDING_WAV: encode_wav(stereo, rate)}
@@ -350,6 +356,7 @@ def export_redacted(
     identities = keystore.identities("auditor")
     now = clock()
     reason = (reason or "").strip() or None
+    _make_out_dir(out)
     seq = _log_access(engine, c, out, actor=actor, action=EXPORT, reason=reason, now=now,
                       redacted=True)
     stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, REDACTED_RECORDING, identities))

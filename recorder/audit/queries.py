@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from recorder.db.models import CallSession, Recording
 from recorder.db.transcripts import read_transcript, search_turns
-from recorder.errors import NotFound
+from recorder.errors import AmbiguousId, NotFound
+
+MAX_CANDIDATES = 20  # an ambiguous id lists at most this many of the calls it matches
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -45,20 +47,41 @@ def list_sessions(session: Session, limit: int | None = None) -> list[dict[str, 
     return [session_row(call) for call in session.scalars(query)]
 
 
-def find_session(session: Session, key: str) -> CallSession:
-    """The call whose recorder id or Hydra session id is `key`."""
-    query = (
-        select(CallSession)
+def resolve_session(session: Session, key: str) -> str:
+    """The recorder id of the one call whose recorder id or Hydra session id is `key`.
+
+    Every command that takes a SESSION goes through here: an unknown key is `NotFound`, and a
+    key that matches several calls is `AmbiguousId` listing them, never one picked silently.
+    """
+    rows = session.execute(
+        select(CallSession.id, CallSession.hydra_session_id, CallSession.started_at)
         .where(or_(CallSession.id == key, CallSession.hydra_session_id == key))
-        .options(
+        .order_by(CallSession.started_at.desc(), CallSession.id)
+        .limit(MAX_CANDIDATES + 1)
+    ).all()
+    if not rows:
+        raise NotFound("session", key)
+    if len(rows) > 1:
+        candidates = [f"{r.id}  started {_iso(r.started_at)}  Hydra session {r.hydra_session_id or '-'}"
+                      for r in rows[:MAX_CANDIDATES]]
+        if len(rows) > MAX_CANDIDATES:
+            candidates.append(f"... and more (first {MAX_CANDIDATES} shown)")
+        raise AmbiguousId(key, candidates)
+    return str(rows[0].id)
+
+
+def find_session(session: Session, key: str) -> CallSession:
+    """The call whose recorder id or Hydra session id is `key` (see `resolve_session`)."""
+    call = session.get(
+        CallSession,
+        resolve_session(session, key),
+        options=[
             selectinload(CallSession.responses),
             selectinload(CallSession.tool_calls),
             selectinload(CallSession.errors),
-        )
+        ],
     )
-    call = session.scalars(query).first()
-    if call is None:
-        raise NotFound("session", key)
+    assert call is not None
     return call
 
 

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from recorder.archive.ledger_head import HEAD_FILE, HeadInvalid, LedgerHead, read_head
 from recorder.archive.manifest import (
@@ -39,12 +40,14 @@ from recorder.archive.manifest import (
     verify_manifest,
 )
 from recorder.archive.store import TMP_PREFIX, ArchiveStore
+from recorder.audit.queries import resolve_session
 from recorder.crypto.signing import SignatureInvalid, VerifyKey
 from recorder.db import access_log
 from recorder.db.engine import transaction
 from recorder.db.ledger import check_chain, read_chain
 from recorder.db.models import LedgerEntry, Recording
 from recorder.db.recordings import list_recordings
+from recorder.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +267,28 @@ class _Verifier:
         for sid, a in archives.items():
             if sid not in seen:
                 self.add(MISSING, f"recordings row {sid}", f"the archive {a.rel} has no row", sid)
+
+
+def verify_target(home: Path, db: Session, key: str) -> str:
+    """The recorder id that ``verify KEY`` checks.
+
+    The call ``key`` names (recorder id or Hydra session id; several matches are refused by
+    ``resolve_session``), or else a recorder id that only the archive tree, the ledger or a
+    recordings row still knows: what is left of a call whose rows were removed is evidence.
+    A key none of them knows is ``NotFound``, not an integrity failure.
+    """
+    try:
+        return resolve_session(db, key)
+    except NotFound:
+        pass
+    try:
+        on_disk = ArchiveStore(home).find(key) is not None
+    except ValueError:  # not a safe directory name, so no archive's
+        on_disk = False
+    pinned = db.scalar(select(LedgerEntry.seq).where(LedgerEntry.session_id == key).limit(1))
+    if on_disk or pinned is not None or db.get(Recording, key) is not None:
+        return key
+    raise NotFound("session", key)
 
 
 def verify(

@@ -13,14 +13,13 @@ from recorder.audit.queries import list_sessions, search, show_session
 from recorder.cli.options import build_settings, common_options, os_user
 from recorder.config import Settings
 from recorder.db.access_log import record_access
-from recorder.db.engine import make_engine, transaction, upgrade
+from recorder.db.engine import open_database, transaction
 
 
 def _read(settings: Settings, actor: str, action: str, fn: Any, *args: Any,
           detail: dict[str, Any] | None = None) -> Any:
-    """Run one read and put it on the access log (DESIGN.md: every auditor access logged)."""
-    upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    """Run one read and put it on the access log: every auditor access is on record."""
+    engine = open_database(settings.effective_database_url)
     try:
         with transaction(engine) as session:
             result = fn(session, *args)
@@ -160,5 +159,3 @@ def search_cmd(query: str, as_json: bool, limit: int, actor: str | None, config_
         for t in call["turns"]:
             click.echo(f"    [{_clock(t['start_ms'])}] {t['speaker']:>6}: {t['text']}")
 
-
-COMMANDS: list[click.Command] = [sessions, show, search_cmd]

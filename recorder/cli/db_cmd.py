@@ -16,7 +16,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to bring the schema to.")
 @common_options
 def upgrade_cmd(revision: str, config_file: Path | None, home: Path | None,
                 database_url: str | None, log_level: str | None) -> None:
@@ -25,5 +25,3 @@ def upgrade_cmd(revision: str, config_file: Path | None, home: Path | None,
     upgrade(settings.effective_database_url, revision)
     click.echo(f"database {safe_url(settings.effective_database_url)} is at {revision}")
 
-
-COMMANDS: list[click.Command] = [db]

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import random
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,6 +57,34 @@ def demo_script() -> object:
     )
 
 
+class CallProgress:
+    """Prints the call's turns as they happen: it runs in real time, about half a minute."""
+
+    def __init__(self) -> None:
+        self.replies = 0
+
+    def __call__(self, at: float, what: object) -> None:
+        line = self.describe(what)
+        if line is not None:
+            click.echo(f"  {at:5.1f} s  {line}")
+
+    def describe(self, what: object) -> str | None:
+        from recorder.simulate.caller import Say
+
+        if isinstance(what, Say):
+            return f"caller: {what.text}"
+        if not isinstance(what, dict):
+            return None
+        frame: dict[str, Any] = what
+        if frame.get("type") == "session.created":
+            return f"connected (Hydra session {frame.get('session_id')})"
+        if frame.get("type") == "response.created":
+            self.replies += 1
+            text = REPLIES[self.replies - 1] if self.replies <= len(REPLIES) else "..."
+            return f"agent, reply {self.replies} of {len(REPLIES)}: {text}"
+        return None
+
+
 async def run_call_demo(settings: Settings) -> str:
     """Stand-in Hydra ← proxy ← scripted caller; returns the Hydra session id of the call."""
     from recorder.proxy.server import ProxyServer
@@ -70,13 +99,16 @@ async def run_call_demo(settings: Settings) -> str:
             server = ProxyServer(proxy_settings, recorder)
             await server.start()
             click.echo(f"stand-in Hydra on {hydra.url}; recorder proxy on ws://127.0.0.1:{server.port}")
-            click.echo("calling: the caller gives a card number, a date of birth and an email ...")
+            click.echo("calling: the caller gives a card number, a date of birth and an email "
+                       "(about 30 s, in real time) ...")
             transcript = await run_call(
                 f"ws://127.0.0.1:{server.port}/waves/v1/s2s?model=hydra-v1.1",
                 demo_script(),  # type: ignore[arg-type]
                 api_key=DEMO_API_KEY,
                 headers={"X-Recorder-Agent-Id": "demo-agent", "X-Recorder-Tenant": "demo"},
+                observe=CallProgress(),
             )
+            click.echo(f"  {transcript.duration_s:5.1f} s  caller hung up; archiving the call ...")
             await server.drain(timeout_s=5)
         return transcript.session_id or ""
     finally:
@@ -127,5 +159,3 @@ def demo(config_file: Path | None, home: Path | None, database_url: str | None,
     click.echo(f"stored in {settings.home}; see it again with `recorder show {call['id']}`, "
                f"search with `recorder search card`, export with `recorder export {call['id']} --out DIR`")
 
-
-COMMANDS: list[click.Command] = [demo]

@@ -42,5 +42,3 @@ def erase(session_key: str, reason: str, actor: str | None, as_json: bool, confi
                f"{', transcript rows' if done.transcript_rows else ''}; tombstone is manifest "
                f"{done.manifest_version}" + (f", access log entry {done.access_seq}" if done.access_seq else ""))
 
-
-COMMANDS: list[click.Command] = [erase]

@@ -103,5 +103,3 @@ def release(hold_id: int, reason: str, actor: str | None, as_json: bool, config_
     else:
         click.echo(f"hold {info.id} released by {info.released_by}: {info.release_reason}")
 
-
-COMMANDS: list[click.Command] = [hold]

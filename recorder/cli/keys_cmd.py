@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
-from recorder.archive.rewrap import RewrapResult, rewrap_all
-from recorder.archive.store import ArchiveStore
-from recorder.audit.queries import find_session
-from recorder.cli.options import build_settings, common_options
+from recorder.cli.options import build_settings, common_options, store_options
 from recorder.config import Settings
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, transaction, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from recorder.archive.rewrap import RewrapResult
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -28,23 +27,13 @@ def _settings(config_file: Path | None, home: Path | None, log_level: str | None
     return build_settings(config_file, log_level, home=home)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _common(func: F) -> F:
-    func = click.option("--config", "config_file", type=click.Path(path_type=Path))(func)
-    func = click.option("--home", type=click.Path(path_type=Path), help="Data directory.")(func)
-    func = click.option("--log-level", default=None)(func)
-    return func
-
-
 @click.group()
 def keys() -> None:
     """Archive, auditor and signing keys: create, list, rotate, rewrap, shred."""
 
 
 @keys.command("init")
-@_common
+@store_options
 def init_cmd(config_file: Path | None, home: Path | None, log_level: str | None) -> None:
     """Create whichever keys are missing (safe to repeat)."""
     store = key_store(_settings(config_file, home, log_level))
@@ -53,11 +42,15 @@ def init_cmd(config_file: Path | None, home: Path | None, log_level: str | None)
         click.echo(f"created {row.tier} key {row.key_id} ({row.kind})")
     if not created:
         click.echo("all keys present")
+    elif any(row.tier != "signing" for row in created):
+        click.echo("these identities decrypt recordings: production keeps them off proxy hosts "
+                   "(give a proxy host only public keys: `recorder keys export-public DIR "
+                   "--with-signing-key`)")
 
 
 @keys.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@_common
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@store_options
 def list_cmd(as_json: bool, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
     """Every key with its id, tier, state and public key (never a secret)."""
     rows = key_store(_settings(config_file, home, log_level)).list()
@@ -70,7 +63,7 @@ def list_cmd(as_json: bool, config_file: Path | None, home: Path | None, log_lev
 
 @keys.command("rotate")
 @click.argument("tier", type=click.Choice(["archive", "auditor", "signing"]))
-@_common
+@store_options
 def rotate_cmd(tier: str, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
     """Make a new active key for TIER; the old one is retired (it still decrypts until rewrap)."""
     row = key_store(_settings(config_file, home, log_level)).rotate(tier)  # type: ignore[arg-type]
@@ -79,7 +72,7 @@ def rotate_cmd(tier: str, config_file: Path | None, home: Path | None, log_level
 
 @keys.command("retire")
 @click.argument("key_id")
-@_common
+@store_options
 def retire_cmd(key_id: str, config_file: Path | None, home: Path | None, log_level: str | None) -> None:
     """Stop wrapping new files to KEY_ID."""
     row = key_store(_settings(config_file, home, log_level)).retire(key_id)
@@ -89,7 +82,7 @@ def retire_cmd(key_id: str, config_file: Path | None, home: Path | None, log_lev
 @keys.command("delete")
 @click.argument("key_id")
 @click.option("--yes", is_flag=True, help="Confirm: files wrapped only to this key become unreadable.")
-@_common
+@store_options
 def delete_cmd(key_id: str, yes: bool, config_file: Path | None, home: Path | None,
                log_level: str | None) -> None:
     """Crypto-shred a retired key: delete its secret file."""
@@ -102,7 +95,7 @@ def delete_cmd(key_id: str, yes: bool, config_file: Path | None, home: Path | No
 @keys.command("add-recipient")
 @click.argument("tier", type=click.Choice(["archive", "auditor"]))
 @click.argument("recipient")
-@_common
+@store_options
 def add_recipient_cmd(tier: str, recipient: str, config_file: Path | None, home: Path | None,
                       log_level: str | None) -> None:
     """Also wrap new TIER files to an outside age public key (e.g. an offline escrow key)."""
@@ -114,7 +107,7 @@ def add_recipient_cmd(tier: str, recipient: str, config_file: Path | None, home:
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--with-signing-key", is_flag=True,
               help="Include the active signing secret (a proxy host signs manifests).")
-@_common
+@store_options
 def export_public_cmd(dest: Path, with_signing_key: bool, config_file: Path | None,
                       home: Path | None, log_level: str | None) -> None:
     """Write a key store with public keys only, for a proxy host or an auditor."""
@@ -125,7 +118,8 @@ def export_public_cmd(dest: Path, with_signing_key: bool, config_file: Path | No
 
 
 @keys.command("rewrap")
-@click.option("--tier", type=click.Choice(["archive", "auditor"]), default="archive", show_default=True)
+@click.option("--tier", type=click.Choice(["archive", "auditor"]), default="archive", show_default=True,
+              help="Which files: originals (archive) or redacted derivatives (auditor).")
 @click.option("--session", "session_key", metavar="ID",
               help="Only this archive (recorder id or Hydra session id).")
 @common_options
@@ -138,11 +132,12 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
     new signed manifest version and ledger entry; running it again changes nothing. Exits 1 if
     any archive could not be rewrapped.
     """
+    from recorder.archive.rewrap import rewrap_all  # soundfile, numpy
+    from recorder.db.engine import open_database
+
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
     store = key_store(settings)
-    url = settings.effective_database_url
-    upgrade(url)
-    engine = make_engine(url)
+    engine = open_database(settings.effective_database_url)
     try:
         sessions = None if session_key is None else [_archive_id(settings, engine, session_key)]
         results = rewrap_all(settings.home, store, engine, tier=tier, sessions=sessions,  # type: ignore[arg-type]
@@ -161,14 +156,23 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
 
 
 def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
-    """The recorder id of an archive named by recorder id or Hydra session id."""
+    """The recorder id of an archive named by recorder id or Hydra session id (refused when it
+    names several calls); an archive the database has no row for is found by its directory."""
+    from recorder.archive.store import ArchiveStore
+    from recorder.audit.queries import resolve_session
+    from recorder.db.engine import transaction
+    from recorder.errors import NotFound
+
     try:
-        if ArchiveStore(settings.home).find(key) is not None:
-            return key
-    except ValueError:
-        pass  # not a safe directory name, so not a recorder id: look it up as a Hydra id
-    with transaction(engine) as session:
-        return find_session(session, key).id
+        with transaction(engine) as session:
+            return resolve_session(session, key)
+    except NotFound:
+        try:
+            if ArchiveStore(settings.home).find(key) is not None:
+                return key
+        except ValueError:
+            pass  # not a safe directory name, so no archive's
+        raise
 
 
 def _progress(result: RewrapResult) -> None:
@@ -180,5 +184,3 @@ def _progress(result: RewrapResult) -> None:
         line = f"{result.session_id}: unchanged ({len(result.skipped)} files already on the active keys)"
     click.echo(line, err=True)
 
-
-COMMANDS: list[click.Command] = [keys]

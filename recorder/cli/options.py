@@ -19,15 +19,22 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def common_options(func: F) -> F:
+def store_options(func: F) -> F:
+    """--config, --home and --log-level: what a command that reads only RECORDER_HOME takes."""
     func = click.option("--config", "config_file", type=click.Path(path_type=Path),
                         help="TOML settings file (also $RECORDER_CONFIG).")(func)
     func = click.option("--home", type=click.Path(path_type=Path),
                         help="Data directory (also $RECORDER_HOME).")(func)
-    func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
     func = click.option("--log-level", default=None,
-                        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))(func)
+                        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                        help="Least severe log messages shown on stderr [INFO].")(func)
     return func
+
+
+def common_options(func: F) -> F:
+    """The store options plus --database-url."""
+    func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
+    return store_options(func)
 
 
 def os_user() -> str:
@@ -50,11 +57,10 @@ def build_settings(
 
 @contextmanager
 def migrated_engine(settings: Settings) -> Iterator[Engine]:
-    """An engine on the settings' database, migrated to head; disposed on the way out."""
-    from recorder.db.engine import make_engine, upgrade
+    """An engine on the settings' database at head (Alembic only if it is not); disposed on the way out."""
+    from recorder.db.engine import open_database
 
-    upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    engine = open_database(settings.effective_database_url)
     try:
         yield engine
     finally:

@@ -11,6 +11,7 @@ import click
 
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
+from recorder.crypto.keys import KeyStore
 from recorder.db.engine import safe_url
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,18 @@ async def run_proxy(
     from recorder.proxy.server import ProxyServer
     from recorder.proxy.startup import prepare_recorder
 
+    note = first_run_note(settings) if worker is None else None
     recorder = await asyncio.to_thread(prepare_recorder, settings, recover=worker is None)
     server = ProxyServer(settings, recorder)
     await server.start(reuse_port=worker is not None)
     scheme = "wss" if settings.certfile else "ws"
-    log.info(
-        "recorder proxy%s on %s://%s:%d -> %s (database %s, limit %d calls)",
+    log.log(
+        logging.INFO if note is None else logging.WARNING,
+        "recorder proxy%s on %s://%s:%d -> %s (database %s, limit %d calls)%s",
         "" if worker is None else f" worker {worker}",
         scheme, settings.listen_host_port()[0], server.port, settings.upstream_url,
         safe_url(settings.effective_database_url), settings.max_sessions,
+        "" if note is None else f"; {note}",
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,6 +52,24 @@ async def run_proxy(
             loop.remove_signal_handler(sig)
         recorder.engine.dispose()
     log.info("recorder proxy stopped")
+
+
+def first_run_note(settings: Settings) -> str | None:
+    """What a start on embedded defaults creates and what that means, said once: None when
+    the keys (and the default database) exist already."""
+    keys_dir = settings.home / "keys"
+    new_keys = not KeyStore(keys_dir).list()
+    new_db = not settings.database_url and not (settings.home / "recorder.db").exists()
+    created = ([f"the database {settings.home / 'recorder.db'}"] if new_db else []) + (
+        [f"keys under {keys_dir}, whose archive and auditor identities decrypt every recording"]
+        if new_keys else [])
+    if not created:
+        return None
+    note = f"first run: created {' and '.join(created)}"
+    if new_keys:
+        note += ("; production keeps identities off proxy hosts: give a proxy host only public "
+                 "keys with `recorder keys export-public DIR --with-signing-key`")
+    return note
 
 
 @click.command()
@@ -81,6 +103,9 @@ def proxy(config_file: Path | None, log_level: str | None, **flags: object) -> N
     if settings.workers > 1:
         from recorder.proxy.workers import run_workers
 
+        note = first_run_note(settings)
+        if note is not None:
+            log.warning("recorder proxy with %d workers: %s", settings.workers, note)
         raise SystemExit(run_workers(settings))
     asyncio.run(run_proxy(settings))
 
@@ -104,5 +129,3 @@ def recover(config_file: Path | None, log_level: str | None, **flags: object) ->
     if len(results) != len(pending):
         raise SystemExit(1)
 
-
-COMMANDS: list[click.Command] = [proxy, recover]

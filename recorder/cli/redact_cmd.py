@@ -1,4 +1,4 @@
-"""`recorder redact`: the redaction engine on the command line (DESIGN.md, command-line contract).
+"""`recorder redact`: the redaction engine on the command line.
 
     recorder redact --jsonl    stdin {"id","text"[,"channel"]} per line →
                                stdout {"id","text","spans":[{"start","end","type"}]} per line
@@ -82,5 +82,3 @@ def redact(jsonl: bool, as_json: bool, text: str | None) -> None:
     else:
         click.echo(red.text)
 
-
-COMMANDS: list[click.Command] = [redact]

@@ -85,5 +85,3 @@ def apply_cmd(ctx: click.Context, dry_run: bool, actor: str | None, as_json: boo
         click.echo(f"retention: {verb} {len(outcomes) - len(failed)} calls, {len(failed)} failed")
     ctx.exit(1 if failed else 0)
 
-
-COMMANDS: list[click.Command] = [retention]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from recorder import logs
+from recorder.config import parse_host_port
 from recorder.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,14 +23,6 @@ DEFAULT_PULSE_LISTEN = "127.0.0.1:8767"
 @click.group()
 def simulate() -> None:
     """Run a local stand-in for a vendor service (real sockets, documented protocol)."""
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (IPv6 as `[::1]:PORT`) split into host and port."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ConfigError("--listen", "command line", f"expected HOST:PORT, got {value!r}")
-    return host.strip("[]"), int(port)
 
 
 async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Callable[[str], None]) -> None:
@@ -51,7 +44,8 @@ async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Ca
 
 @simulate.command()
 @click.option("--listen", default=DEFAULT_SIM_LISTEN, show_default=True, help="HOST:PORT to serve on.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same ids and audio.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same event ids and audio (session ids are unique all the same).")
 @click.option("--capacity", type=int, default=100, show_default=True,
               help="Concurrent sessions before server_full + close 1013.")
 @click.option("--speed", type=float, default=4.0, show_default=True,
@@ -67,7 +61,8 @@ async def serve_hydra(config: HydraSimConfig, host: str, port: int, announce: Ca
 @click.option("--tool-timeout", type=float, default=10.0, show_default=True,
               help="Seconds to wait for function_call_output + response.create.")
 @click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Least severe log messages shown on stderr.")
 def hydra(listen: str, seed: int, capacity: int, speed: float, api_keys: tuple[str, ...],
           response_ms: int, speech: str, idle_timeout: float, tool_timeout: float,
           log_level: str) -> None:
@@ -75,7 +70,7 @@ def hydra(listen: str, seed: int, capacity: int, speed: float, api_keys: tuple[s
     from recorder.simulate.hydra import HydraSimConfig
 
     logs.configure(log_level)
-    host, port = parse_listen(listen)
+    host, port = parse_host_port(listen, "--listen", "command line")
     config = HydraSimConfig(
         seed=seed, capacity=capacity, speed=speed, api_keys=frozenset(api_keys) or None,
         response_ms=response_ms, idle_timeout_s=idle_timeout, tool_response_timeout_s=tool_timeout,
@@ -110,7 +105,8 @@ def hydra(listen: str, seed: int, capacity: int, speed: float, api_keys: tuple[s
 @click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=250.0,
               show_default=True, help="Largest body in MiB before 413.")
 @click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Least severe log messages shown on stderr.")
 def pulse(listen: str, rpm: int, seed: int, api_keys: tuple[str, ...], rate_429: float,
           rate_503: float, rate_500: float, rate_reset: float, slow: float, no_retry_after: bool,
           max_mb: float, log_level: str) -> None:
@@ -118,7 +114,7 @@ def pulse(listen: str, rpm: int, seed: int, api_keys: tuple[str, ...], rate_429:
     from recorder.simulate.pulse import PulseSimConfig, serve_pulse
 
     logs.configure(log_level)
-    host, port = parse_listen(listen)
+    host, port = parse_host_port(listen, "--listen", "command line")
     try:
         config = PulseSimConfig(
             api_keys=frozenset(api_keys) or None, rpm_limit=rpm, max_bytes=int(max_mb * 2**20),
@@ -133,5 +129,3 @@ def pulse(listen: str, rpm: int, seed: int, api_keys: tuple[str, ...], rate_429:
 
     serve_pulse(config, host, port, announce=announce)
 
-
-COMMANDS: list[click.Command] = [simulate]

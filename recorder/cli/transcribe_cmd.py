@@ -1,4 +1,4 @@
-"""`recorder transcribe`: the nightly job, for cron (DESIGN.md "Transcription").
+"""`recorder transcribe`: the nightly job, for cron.
 
 Exit codes: 0 every selected recording is done (or another SQLite worker holds the lock),
 1 some recordings failed, 2 usage or configuration error, 3 Pulse refused the API key (the run
@@ -18,7 +18,8 @@ import click
 
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, upgrade
+from recorder.audit.queries import resolve_session
+from recorder.db.engine import open_database, transaction
 from recorder.pulse import PulseClient
 from recorder.pulse.errors import PulseAuthError
 from recorder.transcribe import jobs, worker
@@ -47,8 +48,9 @@ def _since(value: str | None) -> dt.datetime | None:
 @click.option("--session", "session_key", metavar="ID", help="Only this call (recorder or Hydra id).")
 @click.option("--retry-failed", is_flag=True, help="Queue failed recordings again first.")
 @click.option("--pulse-url", help="Pulse STT endpoint (also $RECORDER_PULSE_URL).")
-@click.option("--model", type=click.Choice(["pulse-pro", "pulse"]), default="pulse-pro", show_default=True)
-@click.option("--language", default="en", show_default=True)
+@click.option("--model", type=click.Choice(["pulse-pro", "pulse"]), default="pulse-pro", show_default=True,
+              help="Pulse STT model.")
+@click.option("--language", default="en", show_default=True, help="Language code sent to Pulse.")
 @click.option("--rpm", type=click.IntRange(min=1), default=25, show_default=True,
               help="Pulse requests per minute for this worker (your plan's limit).")
 @click.option("--bleep", type=click.Choice(["tone", "silence"]), default="tone", show_default=True,
@@ -73,15 +75,18 @@ def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: s
         click.echo("recorder: error: no Pulse API key: set SMALLEST_API_KEY (or api_key in the "
                    "settings file)", err=True)
         ctx.exit(EXIT_USAGE)
-    options = worker.RunOptions(
-        concurrency=concurrency, limit=limit,
-        selection=jobs.Selection(since=_since(since), session_id=session_key),
-        retry_failed=retry_failed, lease_s=lease_seconds, max_attempts=max_attempts,
-    )
-    url = settings.effective_database_url
-    upgrade(url)
-    engine = make_engine(url)
+    since_at = _since(since)
+    engine = open_database(settings.effective_database_url)
     try:
+        session_id = None
+        if session_key is not None:
+            with transaction(engine) as db:
+                session_id = resolve_session(db, session_key)
+        options = worker.RunOptions(
+            concurrency=concurrency, limit=limit,
+            selection=jobs.Selection(since=since_at, session_id=session_id),
+            retry_failed=retry_failed, lease_s=lease_seconds, max_attempts=max_attempts,
+        )
         keystore = KeyStore(settings.home / "keys")
         job_ctx = Context(settings.home, keystore, engine, worker.worker_id(),
                           JobSettings(model=model, language=language, bleep=bleep))  # type: ignore[arg-type]
@@ -155,5 +160,3 @@ def _report(summary: worker.RunSummary, as_json: bool) -> None:
     if summary.fatal is not None:
         click.echo(f"recorder: error: run stopped: {summary.fatal}", err=True)
 
-
-COMMANDS: list[click.Command] = [transcribe]

@@ -29,7 +29,8 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.command()
 @click.option("--since", callback=_date, metavar="DATE", help="First day (UTC, inclusive), YYYY-MM-DD.")
 @click.option("--until", callback=_date, metavar="DATE", help="Last day (UTC, inclusive), YYYY-MM-DD.")
-@click.option("--by", type=click.Choice(["day", "agent", "tenant", "model"]), default="day", show_default=True)
+@click.option("--by", type=click.Choice(["day", "agent", "tenant", "model"]), default="day", show_default=True,
+              help="What one row of the report stands for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with the flagged calls).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per group and a total.")
 @common_options
@@ -77,5 +78,3 @@ def usage(since: dt.date | None, until: dt.date | None, by: str, as_json: bool, 
                    f"{row.completed:>6} {row.cancelled:>5} {row.failed:>5} {row.input_tokens:>10} "
                    f"{row.output_tokens:>10} {row.total_tokens:>11} {row.tool_calls:>6}  {row.reconciliation}")
 
-
-COMMANDS: list[click.Command] = [usage]

@@ -9,16 +9,17 @@ import click
 
 from recorder.archive.ledger_head import HeadInvalid, parse_shipped_head
 from recorder.audit.verify import verify as verify_archives
+from recorder.audit.verify import verify_target
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, upgrade
+from recorder.db.engine import open_database, transaction
 
 
 @click.command()
-@click.argument("session_id", required=False)
+@click.argument("session_key", metavar="[SESSION]", required=False)
 @click.option("--keys", "keys_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Key store holding the signing public keys (default: HOME/keys). "
-                   "Public files are enough: `keys` export for auditors.")
+              help="Key store holding the signing public keys (default: HOME/keys). Public "
+                   "keys are enough: an auditor uses the store `recorder keys export-public` writes.")
 @click.option("--ledger-head", "shipped", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A signed ledger head kept elsewhere (a copy of ledger-head.json, or shipped "
@@ -26,13 +27,14 @@ from recorder.db.engine import make_engine, upgrade
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @common_options
 @click.pass_context
-def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, shipped: tuple[Path, ...],
+def verify(ctx: click.Context, session_key: str | None, keys_dir: Path | None, shipped: tuple[Path, ...],
            as_json: bool, config_file: Path | None, home: Path | None, database_url: str | None,
            log_level: str | None) -> None:
-    """Check signatures, file hashes, the ledger chain and the recordings rows.
+    """Check signatures, file hashes, the ledger and the rows.
 
-    Needs no decryption key. Prints one line per missing, altered or extra record and exits 1
-    if there is any; exits 0 only when everything holds.
+    Everything, or the one call SESSION (recorder id or Hydra session id). Needs no decryption
+    key. Prints one line per missing, altered or extra record and exits 1 if there is any;
+    exits 0 only when everything holds; exits 2 for an unknown or ambiguous SESSION.
     """
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
     verify_keys = KeyStore(keys_dir or settings.home / "keys").verify_keys()
@@ -41,10 +43,12 @@ def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, sh
                  for path in shipped}
     except HeadInvalid as exc:
         raise click.UsageError(f"--ledger-head {exc}") from exc
-    url = settings.effective_database_url
-    upgrade(url)
-    engine = make_engine(url)
+    engine = open_database(settings.effective_database_url)
     try:
+        session_id = None
+        if session_key is not None:
+            with transaction(engine) as db:
+                session_id = verify_target(settings.home, db, session_key)
         report = verify_archives(settings.home, engine, verify_keys, session=session_id,
                                  shipped_heads=heads)
     finally:
@@ -68,5 +72,3 @@ def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, sh
             click.echo(f"FAILED: {len(report.problems)} problems ({counts} checked)", err=True)
     ctx.exit(0 if report.ok else 1)
 
-
-COMMANDS = [verify]

@@ -206,12 +206,8 @@ class KeyStore:
                 created.append(row)
         if created:
             self._save(rows)
-        if any(r.tier in AGE_TIERS for r in created):
-            logger.warning(
-                "created age identities under %s; production keeps identities off proxy hosts "
-                "(give proxies only public keys: `recorder keys export-public DIR --with-signing-key`)",
-                self.path,
-            )
+        if created:  # the commands that create keys say what that means (proxy, keys init)
+            logger.info("created %s keys under %s", ", ".join(r.tier for r in created), self.path)
         return created
 
     def rotate(self, tier: Tier) -> KeyRow:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+_REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.MULTILINE)
 
 
 def safe_url(url: str) -> str:
@@ -107,6 +110,48 @@ def alembic_config(url: str) -> "object":
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = url
     return config
+
+
+def head_revision(versions: Path = MIGRATIONS_DIR / "versions") -> str | None:
+    """The one head of the migration files, read as text (importing Alembic costs more than
+    most commands' whole work); None unless there is exactly one, and then Alembic decides."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in versions.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(source)
+        if revision is None:
+            return None
+        revisions.add(revision.group(1))
+        for down in _DOWN_REVISION.findall(source):
+            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database's Alembic version is the migrations' head."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except exc.SQLAlchemyError:
+        return False  # no such table yet, or no database: the migrations say why
+    return list(stored) == [head]
+
+
+def open_database(url: str) -> Engine:
+    """An engine on `url` whose schema is at head; Alembic runs only when it is not."""
+    engine = make_engine(url)
+    try:
+        if not schema_is_current(engine):
+            upgrade(url)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -1,7 +1,8 @@
 """Typed SQLAlchemy 2 models of what crossed the wire.
 
-Rows are written once per call, at finalization, never on the forwarding path (DESIGN.md
-"Database"). Times inside a call are milliseconds since the proxy accepted the session.
+Rows are written once per call, at finalization, never on the forwarding path, so a database
+outage delays rows but loses nothing. Times inside a call are milliseconds since the proxy
+accepted the session.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
-    literal_column,
+    text,
 )
-from sqlalchemy.dialects import postgresql  # noqa: F401  registers to_tsvector's types
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -172,7 +171,7 @@ class CallError(Base):
 
 
 class Recording(Base):
-    """The archive of one call on disk (DESIGN.md "Encryption and integrity").
+    """The archive of one call on disk.
 
     ``archive_path`` is relative to the data dir; ``manifest_version``/``manifest_sha256`` pin the
     latest signed manifest, so a swapped or edited manifest shows up in ``recorder verify``.
@@ -229,7 +228,7 @@ class AccessLogEntry(Base):
     entry_hash: Mapped[sha256_hex] = mapped_column(unique=True)
 
 
-# --- transcription (issue 6; DESIGN.md "Transcription") ----------------------------------------
+# --- transcription -----------------------------------------------------------------------------
 
 TURNS_FTS = "turns_fts"  # SQLite FTS5 index over turns.text, created by migration 0004
 
@@ -319,12 +318,11 @@ class TranscriptTurn(Base):
     __tablename__ = "turns"
     __table_args__ = (
         UniqueConstraint("session_id", "seq"),
-        # PostgreSQL full-text search; SQLite uses the FTS5 table TURNS_FTS instead.
-        Index(
-            "ix_turns_text_tsv",
-            func.to_tsvector(literal_column("'simple'"), literal_column("text")),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # PostgreSQL full-text search (a GIN index, made by migration 0004); SQLite uses the
+        # FTS5 table TURNS_FTS instead. Written as text and without postgresql_using: either
+        # func.to_tsvector() or a postgresql_* argument imports the PostgreSQL dialect, a cost
+        # every command that reads the database would pay (Alembic compares neither).
+        Index("ix_turns_text_tsv", text("to_tsvector('simple', text)")).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[intpk]

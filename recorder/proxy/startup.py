@@ -22,7 +22,7 @@ def prepare_recorder(settings: Settings, *, recover: bool = True) -> Recorder:
     upgrade(settings.effective_database_url)
     keystore = KeyStore(settings.home / "keys")
     if not keystore.list():
-        keystore.init()  # says once that production keeps identities off proxy hosts
+        keystore.init()  # `recorder proxy` says once where, and what that means
     recorder = Recorder(settings, make_engine(settings.effective_database_url), keystore)
     if recover:
         for result in recorder.recover():

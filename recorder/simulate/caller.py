@@ -18,7 +18,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -96,6 +96,9 @@ class CancelResponse:
 
 
 Step = Talk | Say | Pause | Await | Inject | UpdateTools | CancelResponse
+# Told (seconds since the socket opened) of each step as it starts and each JSON object frame
+# as it arrives: how the demo shows a call's progress.
+Observer = Callable[[float, Step | dict[str, Any]], None]
 
 LOOKUP_ORDER: Mapping[str, Any] = {
     "type": "function",
@@ -230,6 +233,7 @@ async def run_call(
     api_key: str | None = DEFAULT_API_KEY,
     headers: Mapping[str, str] | None = None,
     realtime: bool = True,
+    observe: Observer | None = None,
 ) -> CallTranscript:
     """Place one scripted call to a Hydra endpoint (the stand-in, the proxy, or Hydra).
 
@@ -244,7 +248,7 @@ async def run_call(
         raise UpstreamRefused(exc.response.status_code, bytes(exc.response.body or b"")) from exc
     except (OSError, InvalidHandshake, TimeoutError) as exc:
         raise UpstreamUnreachable(scrub_text(target), scrub_text(str(exc))) from exc
-    caller = _Caller(ws, script, realtime)
+    caller = _Caller(ws, script, realtime, observe)
     failure: ScriptTimeout | None = None
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(caller.receive_loop())
@@ -268,10 +272,12 @@ async def run_call(
 class _Caller:
     """One call's state; `play` is the only sender, `receive_loop` the only receiver."""
 
-    def __init__(self, ws: ClientConnection, script: CallScript, realtime: bool) -> None:
+    def __init__(self, ws: ClientConnection, script: CallScript, realtime: bool,
+                 observe: Observer | None = None) -> None:
         self.ws = ws
         self.script = script
         self.realtime = realtime
+        self._observe = observe
         self.transcript = CallTranscript()
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
@@ -312,6 +318,8 @@ class _Caller:
         self._types.append(kind if isinstance(kind, str) else None)
         if frame is not None:
             self._track(frame)
+            if self._observe is not None:
+                self._observe(t.received_at[-1], frame)
         self._news.set()
 
     def _track(self, frame: dict[str, Any]) -> None:
@@ -337,6 +345,8 @@ class _Caller:
                     await self._quiet_wait("session.configured", self.script.open_timeout_s)
             self._next_frame_at = self._loop.time()
             for step in self.script.steps:
+                if self._observe is not None:
+                    self._observe(self.elapsed(), step)
                 await self._step(step)
         except (_ServerClosed, ConnectionClosed):
             return

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -103,7 +104,7 @@ class HydraSimulator:
         loop = asyncio.get_running_loop()
         session = HydraSession(
             self.config, model=_model_of(ws.request.path if ws.request else ""),
-            session_index=next(self._index), now=loop.time(),
+            session_index=next(self._index), now=loop.time(), session_id=str(uuid.uuid4()),
         )
         log.info("hydra-sim session %s opened (model %s)", session.session_id, session.model)
         try:

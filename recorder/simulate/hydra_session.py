@@ -43,7 +43,6 @@ import binascii
 import logging
 import math
 import random
-import uuid
 from dataclasses import dataclass, field
 
 from recorder.errors import ConfigError
@@ -160,11 +159,14 @@ class _Response:
 class HydraSession:
     """One Hydra session on one socket; see the module docstring for the behaviour."""
 
-    def __init__(self, config: HydraSimConfig, *, model: str, session_index: int, now: float) -> None:
+    def __init__(self, config: HydraSimConfig, *, model: str, session_index: int, now: float,
+                 session_id: str) -> None:
         self.config = config
         self.model = model
+        # The seed fixes what the session says, never who it is: like Hydra's, the session id is
+        # unique per session (the shell draws it), so two runs with one seed are two calls.
         self._rng = random.Random(f"hydra-sim:{config.seed}:{session_index}")
-        self.session_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        self.session_id = session_id
         self.closed = False
         self.configured = False
         self._activity = now

@@ -23,6 +23,7 @@ from recorder.archive.manifest import parse_manifest, sha256_hex, verify_manifes
 from recorder.archive.render import RenderError, decode_flac, render
 from recorder.archive.store import ArchiveStore
 from recorder.audit.verify import verify
+from recorder.cli.main import cli
 from recorder.cli.verify_cmd import verify as verify_command
 from recorder.crypto import age
 from recorder.crypto.keys import KeyStore
@@ -261,8 +262,9 @@ def test_verify_cli_exit_codes(call: ScriptedCall, home: Path, keystore: KeyStor
     bad = runner.invoke(verify_command, args)
     assert bad.exit_code == 1
     assert f"altered: {result.relative_path}/{RECORDING}: size or SHA-256 differs from manifest-0001.json" in bad.stdout
-    unknown = runner.invoke(verify_command, ["nobody", *args])
-    assert unknown.exit_code == 1 and "missing: session nobody" in unknown.stdout
+    unknown = runner.invoke(cli, ["verify", "nobody", *args])  # not tampering: a usage error
+    assert unknown.exit_code == 2 and "no session 'nobody'" in unknown.stderr, unknown.output
+    assert "missing" not in unknown.output
     as_json = runner.invoke(verify_command, ["--json", *args])
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["problems"][0]["kind"] == "altered"
 

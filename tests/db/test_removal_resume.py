@@ -25,7 +25,7 @@ NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 def test_an_erasure_cut_short_after_its_tombstone_is_finished_by_the_next_run(
     call: ScriptedCall, home: Path, keystore: KeyStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archived = finalize_call(call.journal, call_meta("sess_r"), close=call.close, home=home,
+    archived = finalize_call(lambda: call.journal, call_meta("sess_r"), close=call.close, home=home,
                              keystore=keystore, engine=engine)
     files = {p.name for p in archived.path.iterdir() if not p.name.startswith("manifest-")}
     assert files

@@ -167,13 +167,27 @@ def test_export_without_identities_names_what_is_missing(
     assert not out.exists() and _access_rows(engine) == []
 
 
-def test_an_export_that_fails_half_way_is_still_logged(
+def test_an_export_whose_directory_cannot_be_made_logs_no_access(
     archived: ArchiveResult, home: Path, engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the output's parent should be")
     out = blocker / "out"
     done = run_cli(home, database_url, "export", SID, "--out", str(out), "--original", "--reason", "audit 7")
+    assert done.returncode == 2
+    assert f"cannot create {out}" in done.stderr and "nothing was logged" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _access_rows(engine) == []
+
+
+def test_an_export_that_fails_half_way_is_still_logged(
+    archived: ArchiveResult, home: Path, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    (out / "recording.wav").mkdir(parents=True)  # a directory where the first file must go
+    out.chmod(0o700)
+    done = run_cli(home, database_url, "export", SID, "--out", str(out), "--original", "--reason",
+                   "audit 7", "--force")
     assert done.returncode == 2
     assert "failed after the access was logged (entry 1)" in done.stderr and "Traceback" not in done.stderr
     assert _access_rows(engine) == [("auditor-os", "export_original", SID, "audit 7")]

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -311,23 +312,28 @@ _NO_BARGE = CallScript(steps=(Await("response.output_audio.done"), Talk(600), Pa
                               Await("response.output_audio.done")))
 
 
-def test_same_seed_same_conversation() -> None:
-    """Ids, audio, tool arguments and usage repeat for a seed. `audio_start_ms`/`audio_end_ms`
-    are left out: they count the caller's samples, and how much silence the caller streams
-    while it waits depends on timing."""
+def test_same_seed_same_conversation_but_never_the_same_session_id() -> None:
+    """Event ids, audio, tool arguments and usage repeat for a seed; the session id does not:
+    two runs with one seed (two `recorder demo` runs, say) are two calls, as with Hydra.
+    `audio_start_ms`/`audio_end_ms` are left out: they count the caller's samples, and how much
+    silence the caller streams while it waits depends on timing."""
+    varying = ("audio_start_ms", "audio_end_ms", "session_id")
 
-    async def call(seed: int) -> list[dict[str, Any]]:
+    async def call(seed: int) -> tuple[str | None, list[dict[str, Any]]]:
         async with run_hydra_sim(HydraSimConfig(seed=seed, speed=20.0, hangover_ms=300)) as sim:
-            frames = (await run_call(sim.url, _NO_BARGE, realtime=False)).frames()
-        return [{k: v for k, v in f.items() if k not in ("audio_start_ms", "audio_end_ms")} for f in frames]
+            transcript = await run_call(sim.url, _NO_BARGE, realtime=False)
+        frames = [{k: v for k, v in f.items() if k not in varying} for f in transcript.frames()]
+        return transcript.session_id, frames
 
-    async def main() -> tuple[list[dict[str, Any]], ...]:
+    async def main() -> tuple[tuple[str | None, list[dict[str, Any]]], ...]:
         return await call(11), await call(11), await call(12)
 
-    a, b, c = asyncio.run(main())
+    (id_a, a), (id_b, b), (_, c) = asyncio.run(main())
     assert len(a) > 30 and "response.function_call_arguments.done" in [f["type"] for f in a]
     assert a == b
     assert a != c
+    assert id_a is not None and id_b is not None and id_a != id_b
+    assert uuid.UUID(id_a).version == uuid.UUID(id_b).version == 4
 
 
 def test_default_script_end_to_end_in_real_time() -> None:

@@ -34,7 +34,8 @@ class Driver:
 
     def __init__(self, config: HydraSimConfig = HydraSimConfig(), model: str = "hydra-v1.1", index: int = 0) -> None:
         self.now = 0.0
-        self.session = HydraSession(config, model=model, session_index=index, now=0.0)
+        self.session = HydraSession(config, model=model, session_index=index, now=0.0,
+                                    session_id=f"sess-test-{index}")
         self.out: list[dict[str, Any]] = []
         self.closes: list[Close] = []
         self._take(self.session.open(0.0))
@@ -77,10 +78,10 @@ def types(frames: list[dict[str, Any]]) -> list[str]:
     return [f["type"] for f in frames]
 
 
-def test_first_frame_is_session_created_with_a_uuid() -> None:
+def test_first_frame_is_session_created_with_the_id_the_shell_gave() -> None:
     d = Driver()
     assert types(d.out) == ["session.created"]
-    assert len(d.out[0]["session_id"]) == 36 and d.out[0]["session_id"].count("-") == 4
+    assert d.out[0]["session_id"] == "sess-test-0"
 
 
 def test_deprecated_model_warns_before_session_created() -> None:
