@@ -31,6 +31,7 @@ def cli() -> None:
 def _register() -> None:
     from recorder.cli import (
         audit_cmd,
+        console_cmd,
         db_cmd,
         demo_cmd,
         export_cmd,
@@ -39,11 +40,12 @@ def _register() -> None:
         redact_cmd,
         simulate_cmd,
         transcribe_cmd,
+        users_cmd,
         verify_cmd,
     )
 
     for module in (proxy_cmd, simulate_cmd, db_cmd, audit_cmd, demo_cmd, redact_cmd, keys_cmd,
-                   export_cmd, verify_cmd, transcribe_cmd):
+                   export_cmd, verify_cmd, transcribe_cmd, console_cmd, users_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

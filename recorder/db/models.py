@@ -325,6 +325,19 @@ class TranscriptTurn(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+
+class ConsoleUser(Base):
+    """Someone who may sign in to the web console (``recorder users``); an argon2id hash only."""
+
+    __tablename__ = "console_users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # auditor | supervisor
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
 def include_object(dialect: str) -> Any:
     """An Alembic ``include_object`` hook: what autogenerate compares on ``dialect``.
 
