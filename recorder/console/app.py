@@ -93,6 +93,8 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
 async def read_form(request: Request) -> dict[str, str]:
     """The url-encoded form of a POST, at most ``MAX_FORM_BYTES``; fields at most ``MAX_FIELD``."""
     length = request.headers.get("content-length")
+    if length == "0":
+        return {}
     if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
         raise HTTPException(413 if length and length.isdigit() else 411,
                             f"a form must state its length and be at most {MAX_FORM_BYTES} bytes")

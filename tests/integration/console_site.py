@@ -11,6 +11,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,24 +95,25 @@ def call_ids(engine: Engine) -> dict[str, str]:
 @contextmanager
 def running_console(home: Path, database_url: str) -> Iterator[str]:
     """`recorder console --listen 127.0.0.1:0` as a process; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli.main", "console", "--listen", "127.0.0.1:0",
-                             "--log-level", "WARNING"],
-                            env=_env(home, database_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"listening on (http://\S+)", line)
-        if found is None:
-            proc.kill()
-            raise AssertionError(f"console did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-        yield found[1]
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+        [sys.executable, "-m", "recorder.cli.main", "console", "--listen", "127.0.0.1:0", "--log-level", "WARNING"],
+        env=_env(home, database_url), stdout=subprocess.PIPE, stderr=errors, text=True,
+    ) as proc:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            found = re.search(r"listening on (http://\S+)", line)
+            if found is None:
+                proc.wait(timeout=30)
+                errors.seek(0)
+                raise AssertionError(f"console did not start: {line!r} {errors.read()}")
+            yield found[1]
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @contextmanager
