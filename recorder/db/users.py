@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recorder.db.models import ConsoleUser
-from recorder.errors import NotFound, RecorderError
+from recorder.errors import RecorderError
 
 ROLES = ("auditor", "supervisor")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -55,7 +55,7 @@ def _info(row: ConsoleUser) -> UserInfo:
 def _row(session: Session, name: str) -> ConsoleUser:
     row = session.get(ConsoleUser, name)
     if row is None:
-        raise NotFound("console user", name)
+        raise UserError(f"no console user {name!r}; list them with `recorder users list`")
     return row
 
 
