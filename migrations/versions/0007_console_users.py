@@ -1,4 +1,5 @@
-"""console users: who may sign in to the web console, with which role
+"""console users: who may sign in to the web console, with which role; on PostgreSQL,
+expression indexes on the call metadata the console filters by (agent_id, tenant)
 
 Revision ID: 0007
 Revises: 0004
@@ -29,7 +30,13 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_console_users'))
     )
+    if op.get_bind().dialect.name == "postgresql":  # the console's agent and tenant filters
+        for key in ("agent_id", "tenant"):
+            op.execute(f"CREATE INDEX ix_sessions_{key} ON sessions ((metadata ->> '{key}'))")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for key in ("agent_id", "tenant"):
+            op.execute(f"DROP INDEX ix_sessions_{key}")
     op.drop_table('console_users')

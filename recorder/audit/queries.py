@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, String, func, literal_column, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from recorder.db.models import CallSession, Recording, Response, Transcript
+from recorder.db.models import METADATA_INDEXED, CallSession, Recording, Response, Transcript
 from recorder.db.transcripts import read_transcript, search_turns, sessions_matching
 from recorder.errors import NotFound
 
@@ -209,6 +209,14 @@ class CallPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def metadata_value(session: Session, key: str) -> ColumnElement[str]:
+    """A call-metadata value as text. On PostgreSQL the key is written literally, as in the
+    expression indexes ``ix_sessions_<key>`` (migration 0007), so the planner can use them."""
+    if session.get_bind().dialect.name == "postgresql" and key in METADATA_INDEXED:
+        return CallSession.call_metadata.op("->>", return_type=String)(literal_column(f"'{key}'"))
+    return CallSession.call_metadata[key].as_string()
+
+
 def _conditions(session: Session, f: CallFilter) -> list[ColumnElement[bool]]:
     c = CallSession
     out: list[ColumnElement[bool]] = []
@@ -217,9 +225,9 @@ def _conditions(session: Session, f: CallFilter) -> list[ColumnElement[bool]]:
     if f.until is not None:
         out.append(c.started_at < f.until)
     if f.agent:
-        out.append(c.call_metadata["agent_id"].as_string() == f.agent)
+        out.append(metadata_value(session, "agent_id") == f.agent)
     if f.tenant:
-        out.append(c.call_metadata["tenant"].as_string() == f.tenant)
+        out.append(metadata_value(session, "tenant") == f.tenant)
     if f.status:
         out.append(c.state == f.status)
     if f.min_duration_ms is not None:

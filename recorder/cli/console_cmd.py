@@ -48,6 +48,7 @@ def console(listen: str, keys_dir: Path | None, certfile: str | None, keyfile: s
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # connections made before uvicorn starts wait in the backlog
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False,

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +14,11 @@ from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
 from recorder.db.users import ROLES
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+
+def _engine(settings: Settings) -> Engine:
     from recorder.db.engine import make_engine, upgrade
 
     upgrade(settings.effective_database_url)

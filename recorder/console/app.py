@@ -12,6 +12,7 @@ client address (``recorder.console.auth.Throttle``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from recorder.console import passwords, views
 from recorder.console.auth import SignedIn, same_token
 from recorder.console.state import ConsoleConfig, ConsoleState, token
+from recorder.console.web import (
+    SESSION_COOKIE,
+    check_csrf,
+    console_state,
+    page,
+    read_form,
+    require,
+    session_key,
+    wants_json,
+)
 from recorder.db.engine import transaction
 from recorder.db.users import get_user, set_password_hash
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "recorder_session"
 LOGIN_CSRF_COOKIE = "recorder_login_csrf"
-MAX_FORM_BYTES = 16 * 1024
-MAX_FIELD = 1024
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
@@ -80,44 +88,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def secure(request: Request) -> bool:
-    state: ConsoleState = request.app.state.console
-    return state.config.secure_cookies or request.url.scheme == "https"
-
-
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
-                        secure=secure(request))
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The url-encoded form of a POST, at most ``MAX_FORM_BYTES``; fields at most ``MAX_FIELD``."""
-    length = request.headers.get("content-length")
-    if length == "0":
-        return {}
-    if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
-        raise HTTPException(413 if length and length.isdigit() else 411,
-                            f"a form must state its length and be at most {MAX_FORM_BYTES} bytes")
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise HTTPException(415, "expected an application/x-www-form-urlencoded form")
-    form = await request.form(max_files=0, max_fields=20)
-    out = {k: v for k, v in form.items() if isinstance(v, str)}
-    if any(len(v) > MAX_FIELD for v in out.values()):
-        raise HTTPException(400, f"a form field is longer than {MAX_FIELD} characters")
-    return out
+    secure = console_state(request).config.secure_cookies or request.url.scheme == "https"
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=secure)
 
 
 def login_page(request: Request, error: str = "", status: int = 200) -> Response:
     csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or token()
-    response = templates(request).TemplateResponse(request, "login.html", {"csrf": csrf, "error": error,
-                                                                          "user": None}, status_code=status)
+    response = page(request, "login.html", None, code=status, error=error, csrf=csrf)
     set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf, max_age=3600)
     return response
-
-
-def templates(request: Request) -> Jinja2Templates:
-    result: Jinja2Templates = request.app.state.templates
-    return result
 
 
 def _check_password(state: ConsoleState, name: str, password: str) -> SignedIn | None:
@@ -130,8 +110,6 @@ def _check_password(state: ConsoleState, name: str, password: str) -> SignedIn |
     if not passwords.verify_password(user.password_hash, password) or user.disabled:
         return None
     if passwords.needs_rehash(user.password_hash):
-        import datetime as dt
-
         with transaction(state.engine) as session:
             set_password_hash(session, name, passwords.hash_password(password), now=dt.datetime.now(dt.UTC))
     return SignedIn(user.name, user.role, "", 0, 0)
@@ -140,7 +118,7 @@ def _check_password(state: ConsoleState, name: str, password: str) -> SignedIn |
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return login_page(request)
-    state: ConsoleState = request.app.state.console
+    state = console_state(request)
     form = await read_form(request)
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
         return login_page(request, "The form expired; please sign in again.", 403)
@@ -168,11 +146,11 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    state: ConsoleState = request.app.state.console
-    signed = views.require(request)
+    state = console_state(request)
+    signed = await run_in_threadpool(require, request)
     form = await read_form(request)
-    views.check_csrf(signed, form)
-    state.sign_out(request.cookies.get(SESSION_COOKIE))
+    check_csrf(signed, form)
+    state.sign_out(session_key(request))
     await run_in_threadpool(state.log, signed, "console_logout")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -181,14 +159,13 @@ async def logout(request: Request) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 401 and not views.wants_json(request):
+    if exc.status_code == 401 and not wants_json(request):
         return RedirectResponse("/login", status_code=303)
-    if views.wants_json(request):
+    if wants_json(request):
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
     signed = getattr(request.state, "signed", None)
-    return templates(request).TemplateResponse(
-        request, "error.html", {"status": exc.status_code, "message": exc.detail, "user": signed,
-                                "csrf": signed.csrf if signed else ""}, status_code=exc.status_code)
+    return page(request, "error.html", signed, code=exc.status_code, status=exc.status_code,
+                message=exc.detail)
 
 
 def create_app(config: ConsoleConfig, engine: Engine) -> Starlette:

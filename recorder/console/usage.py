@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from recorder.audit.queries import metadata_value
 from recorder.db.models import CallSession, Response
 
 
@@ -25,8 +26,8 @@ def usage_report(session: Session, *, since: dt.datetime | None = None,
                          None if until is None else c.started_at < until) if w is not None]
     tokens = (select(Response.session_id, func.sum(Response.total_tokens).label("tokens"))
               .group_by(Response.session_id).subquery())
-    groups = {"days": func.date(c.started_at), "agents": c.call_metadata["agent_id"].as_string(),
-              "tenants": c.call_metadata["tenant"].as_string()}
+    groups = {"days": func.date(c.started_at), "agents": metadata_value(session, "agent_id"),
+              "tenants": metadata_value(session, "tenant")}
     out: dict[str, Any] = {}
     for name, key in groups.items():
         stmt = (select(key.label("key"), func.count(), func.coalesce(func.sum(c.duration_ms), 0),

@@ -25,73 +25,46 @@ from recorder.audit.export import (
 )
 from recorder.audit.queries import find_calls, show_session
 from recorder.console import params
-from recorder.console.auth import SignedIn, same_token
+from recorder.console.auth import SignedIn
 from recorder.console.integrity import integrity_status
-from recorder.console.state import ConsoleState
 from recorder.console.usage import usage_report
 from recorder.console.waveform import peaks
+from recorder.console.web import (
+    check_csrf,
+    console_state,
+    page,
+    read_form,
+    require,
+    session_key,
+    wants_json,
+)
 from recorder.crypto.keys import IdentitiesUnavailable
 from recorder.db.engine import transaction
-from recorder.db.users import get_user
 from recorder.errors import IntegrityError, NotFound
 
 PER_PAGE = 50
 MAX_REASON = 500
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _state(request: Request) -> ConsoleState:
-    state: ConsoleState = request.app.state.console
-    return state
-
-
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def require(request: Request) -> SignedIn:
-    """The signed-in user of this request, whose account is still enabled; else 401."""
-    from recorder.console.app import SESSION_COOKIE
-
-    state = _state(request)
-    signed = state.signed_in(request.cookies.get(SESSION_COOKIE))
-    if signed is None:
-        raise HTTPException(401, "sign in first")
-    with transaction(state.engine) as session:
-        user = get_user(session, signed.user)
-    if user is None or user.disabled or user.role != signed.role:
-        state.sign_out(request.cookies.get(SESSION_COOKIE))
-        raise HTTPException(401, "sign in first")
-    request.state.signed = signed
-    return signed
-
-
-def check_csrf(signed: SignedIn, form: dict[str, str]) -> None:
-    if not same_token(signed.csrf, form.get("csrf")):
-        raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page and try again")
-
-
-def _page(request: Request, name: str, signed: SignedIn, **context: Any) -> Response:
-    from recorder.console.app import templates
-
-    return templates(request).TemplateResponse(request, name, {"user": signed, "csrf": signed.csrf, **context})
+_CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def _bad(exc: params.BadParameter) -> HTTPException:
     return HTTPException(400, str(exc))
 
 
-def _session_key(request: Request) -> str:
-    from recorder.console.app import SESSION_COOKIE
-
-    return request.cookies.get(SESSION_COOKIE, "")
+def _call_id(request: Request) -> str:
+    """The call id in the path (a recorder id or a Hydra session id); anything else is a 404."""
+    call_id: str = request.path_params["call_id"]
+    if not _CALL_ID.match(call_id):
+        raise HTTPException(404, "no such call")
+    return call_id
 
 
 # --- calls ---------------------------------------------------------------------------------------
 
 def _calls(request: Request) -> tuple[SignedIn, dict[str, Any]]:
     signed = require(request)
-    state = _state(request)
+    state = console_state(request)
     try:
         f = params.call_filter(request.query_params)
         page = params.page_of(request.query_params)
@@ -108,7 +81,7 @@ def _calls(request: Request) -> tuple[SignedIn, dict[str, Any]]:
 
 def calls_page(request: Request) -> Response:
     signed, data = _calls(request)
-    return _page(request, "calls.html", signed, **data)
+    return page(request, "calls.html", signed, **data)
 
 
 def calls_api(request: Request) -> Response:
@@ -120,8 +93,8 @@ def calls_api(request: Request) -> Response:
 
 def _call(request: Request) -> tuple[SignedIn, dict[str, Any]]:
     signed = require(request)
-    state = _state(request)
-    key = request.path_params["call_id"]
+    state = console_state(request)
+    key = _call_id(request)
     try:
         with transaction(state.engine) as session:
             call = show_session(session, key)
@@ -137,7 +110,7 @@ def _call(request: Request) -> tuple[SignedIn, dict[str, Any]]:
 
 def call_page(request: Request) -> Response:
     signed, call = _call(request)
-    return _page(request, "call.html", signed, call=call)
+    return page(request, "call.html", signed, call=call)
 
 
 def call_api(request: Request) -> Response:
@@ -146,7 +119,7 @@ def call_api(request: Request) -> Response:
 
 
 def _open_redacted(request: Request, signed: SignedIn, call_id: str, action: str) -> OpenedAudio:
-    state = _state(request)
+    state = console_state(request)
     try:
         return open_redacted_audio(state.config.home, state.engine, state.keystore, call_id,
                                    actor=signed.user, action=action, detail={"via": "console"})
@@ -161,7 +134,7 @@ def _open_redacted(request: Request, signed: SignedIn, call_id: str, action: str
 def waveform_api(request: Request) -> Response:
     """Peaks of the redacted recording's two lanes, for the waveform drawn on the call page."""
     signed = require(request)
-    opened = _open_redacted(request, signed, request.path_params["call_id"], "console_waveform")
+    opened = _open_redacted(request, signed, _call_id(request), "console_waveform")
     return JSONResponse(peaks(opened.samples, opened.rate))
 
 
@@ -184,18 +157,20 @@ def _ranged(request: Request, data: bytes, filename: str, *, download: bool) -> 
 
 
 def audio(request: Request) -> Response:
-    """The redacted recording. The first fetch per sign-in decrypts it and goes on the access
-    log; the player's further range requests are served from memory."""
+    """The redacted recording. A fetch from its start is on the access log; the first per
+    sign-in decrypts it, and the player's range requests are then served from memory."""
     signed = require(request)
-    state = _state(request)
-    call_id = request.path_params["call_id"]
-    session_key = _session_key(request)
+    state = console_state(request)
+    call_id = _call_id(request)
+    key = session_key(request)
     download = request.query_params.get("download") == "1"
-    data = None if download else state.cached_audio(session_key, call_id)
+    data = None if download else state.cached_audio(key, call_id)
     if data is None:
         opened = _open_redacted(request, signed, call_id, "export" if download else "console_audio")
         data = encode_wav(opened.samples, opened.rate)
-        state.cache_audio(session_key, call_id, data)
+        state.cache_audio(key, call_id, data)
+    elif request.headers.get("range", "bytes=0-").startswith("bytes=0-"):
+        state.log(signed, "console_audio", session_id=call_id, detail={"redacted": True, "from_memory": True})
     return _ranged(request, data, f"{call_id}-redacted.wav", download=download)
 
 
@@ -203,39 +178,37 @@ def audio(request: Request) -> Response:
 
 def _supervisor(request: Request, signed: SignedIn, call_id: str) -> None:
     if signed.role != "supervisor":
-        _state(request).log(signed, "console_original_refused", session_id=call_id,
+        console_state(request).log(signed, "console_original_refused", session_id=call_id,
                             detail={"why": "the auditor role cannot open originals"})
         raise HTTPException(403, "only a supervisor can open an original recording")
 
 
 async def break_glass(request: Request) -> Response:
     """POST a reason: a grant for this sign-in to play or download the original of one call."""
-    from recorder.console.app import read_form
-
     signed = await run_in_threadpool(require, request)
-    call_id = request.path_params["call_id"]
+    call_id = _call_id(request)
     form = await read_form(request)
     check_csrf(signed, form)
     await run_in_threadpool(_supervisor, request, signed, call_id)
     reason = " ".join(form.get("reason", "").split())
-    state = _state(request)
+    state = console_state(request)
     if not reason or len(reason) > MAX_REASON:
         await run_in_threadpool(state.log, signed, "console_original_refused", session_id=call_id,
                                 detail={"why": "no reason given" if not reason else "reason too long"})
         raise HTTPException(400, f"opening the original needs a reason of 1 to {MAX_REASON} characters; "
                                  "it is kept in the access log")
-    grant = state.grant(_session_key(request), signed.user, call_id, reason)
+    grant = state.grant(session_key(request), signed.user, call_id, reason)
     return RedirectResponse(f"/calls/{call_id}/original/{grant}", status_code=303)
 
 
 def original_page(request: Request) -> Response:
     signed = require(request)
-    call_id = request.path_params["call_id"]
+    call_id = _call_id(request)
     _supervisor(request, signed, call_id)
-    grant = _state(request).get_grant(request.path_params["grant"], _session_key(request), call_id)
+    grant = console_state(request).get_grant(request.path_params["grant"], session_key(request), call_id)
     if grant is None:
         raise HTTPException(403, "this break-glass grant expired or is not yours; ask again with a reason")
-    return _page(request, "original.html", signed, call_id=call_id, grant=request.path_params["grant"],
+    return page(request, "original.html", signed, call_id=call_id, grant=request.path_params["grant"],
                  reason=grant.reason)
 
 
@@ -243,10 +216,10 @@ def original_audio(request: Request) -> Response:
     """The original, decrypted in memory with the archive identity and streamed; every fetch
     is an ``export_original`` entry with the grant's reason. No range requests: never cached."""
     signed = require(request)
-    call_id = request.path_params["call_id"]
+    call_id = _call_id(request)
     _supervisor(request, signed, call_id)
-    state = _state(request)
-    grant = state.get_grant(request.path_params["grant"], _session_key(request), call_id)
+    state = console_state(request)
+    grant = state.get_grant(request.path_params["grant"], session_key(request), call_id)
     if grant is None:
         raise HTTPException(403, "this break-glass grant expired or is not yours; ask again with a reason")
     download = request.query_params.get("download") == "1"
@@ -268,7 +241,7 @@ def original_audio(request: Request) -> Response:
 
 def _usage(request: Request) -> tuple[SignedIn, dict[str, Any]]:
     signed = require(request)
-    state = _state(request)
+    state = console_state(request)
     try:
         since, until = params.date_range(request.query_params)
     except params.BadParameter as exc:
@@ -281,7 +254,7 @@ def _usage(request: Request) -> tuple[SignedIn, dict[str, Any]]:
 
 def usage_page(request: Request) -> Response:
     signed, report = _usage(request)
-    return _page(request, "usage.html", signed, usage=report)
+    return page(request, "usage.html", signed, usage=report)
 
 
 def usage_api(request: Request) -> Response:

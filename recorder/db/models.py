@@ -49,6 +49,9 @@ session_fk = Annotated[
 sha256_hex = Annotated[str, mapped_column(String(64))]
 
 
+METADATA_INDEXED = ("agent_id", "tenant")  # call metadata keys with an expression index
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -57,6 +60,12 @@ class CallSession(Base):
     """One client connection through the proxy, i.e. one Hydra session."""
 
     __tablename__ = "sessions"
+    __table_args__ = tuple(
+        # The console filters calls by agent and tenant (PostgreSQL; migration 0007).
+        Index(f"ix_sessions_{key}", literal_column("metadata").op("->>")(literal_column(f"'{key}'")))
+        .ddl_if(dialect="postgresql")
+        for key in METADATA_INDEXED
+    )
 
     id: Mapped[str_id] = mapped_column(primary_key=True)
     hydra_session_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -342,13 +351,14 @@ def include_object(dialect: str) -> Any:
     """An Alembic ``include_object`` hook: what autogenerate compares on ``dialect``.
 
     SQLite's FTS5 table and its shadow tables are created by hand in migration 0004, and the
-    PostgreSQL-only GIN index does not exist there.
+    PostgreSQL-only indexes (the GIN index, the call-metadata expression indexes) do not exist there.
     """
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and name.startswith(TURNS_FTS):
             return False
-        if type_ == "index" and name == "ix_turns_text_tsv" and dialect != "postgresql":
+        pg_only = ("ix_turns_text_tsv", *(f"ix_sessions_{key}" for key in METADATA_INDEXED))
+        if type_ == "index" and name in pg_only and dialect != "postgresql":
             return False
         return True
 

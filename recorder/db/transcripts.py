@@ -182,4 +182,6 @@ def sessions_matching(session: Session, query: str) -> Select[Any] | None:
     words = query_words(query)
     if not words:
         return None
-    return select(TranscriptTurn.session_id).where(_turn_matches(session, words))
+    # OFFSET 0 keeps PostgreSQL from pulling the subquery into a semi-join that computes
+    # to_tsvector row by row for every call it walks; evaluated once, it uses the GIN index.
+    return select(TranscriptTurn.session_id).where(_turn_matches(session, words)).offset(0)

@@ -7,8 +7,8 @@ import io
 import re
 
 import httpx
-import pytest
 import numpy as np
+import pytest
 import soundfile
 
 from tests.console.conftest import access_log, csrf_of, files_under, sign_in
@@ -186,6 +186,8 @@ def test_json_twins_filter_and_page_and_refuse_bad_parameters(site: Site) -> Non
             r = alice.get("/api/calls", params=bad)
             assert r.status_code == 400 and next(iter(bad)) in r.json()["error"], bad
         assert alice.get("/api/calls/no-such-call").status_code == 404
+        assert alice.get("/api/calls/bad%0d%0aid").status_code == 404
+        assert alice.get("/calls/bad%0d%0aid/audio").status_code == 404
         usage = alice.get("/api/usage").json()
         assert usage["totals"]["calls"] == 2
         assert {r["key"] for r in usage["tenants"]} == {"acme", "globex"}
