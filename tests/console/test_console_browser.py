@@ -144,6 +144,15 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
         "b => done([r.status, r.headers.get('content-type'), b.byteLength])));")
     assert fetched[0] == 200 and fetched[1] == "audio/wav" and fetched[2] > 44
 
+    # the usage page draws one bar per day the API reports
+    d.get(site.url + "/usage")
+    _wait(d, lambda d: d.find_element(By.ID, "chart").get_attribute("data-ready") == "1")
+    bars = d.find_elements(By.CSS_SELECTOR, "#chart rect.tokens")
+    days = {b.get_attribute("data-day") for b in bars}
+    assert len(bars) == len(days) >= 1 and all(b.size["height"] > 0 for b in bars)
+    tables = d.find_elements(By.CSS_SELECTOR, "section.grid table")
+    assert "billing-bot" in tables[0].text and "acme" in tables[1].text
+
     # every step is on the access log, by the signed-in user, and the chain holds
     steps = [(e["action"], e["session_id"], e["reason"], (e["detail"] or {}).get("filters"))  # type: ignore[union-attr]
              for e in access_log(site)[start:] if e["actor"] == "sam"]
@@ -157,6 +166,7 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
         ("console_call", site.card_call, None, None),
         ("console_original_refused", site.card_call, None, None),
         ("export_original", site.card_call, "chargeback dispute 1182", None),
+        ("console_usage", None, None, None),
     ]
     assert [s for s in steps if s[0] not in ("console_waveform", "console_audio", "console_call")] == \
         [s for s in expected if s[0] != "console_call"]

@@ -23,8 +23,9 @@
   const labelEvery = Math.max(1, Math.ceil(days.length / 12));
   days.forEach(function (d, i) {
     const h = d.total_tokens / maxTokens * plotH;
-    const bar = node("rect", { class: "tokens", x: left + i * slot + slot * 0.15, y: top + plotH - h,
-                               width: Math.max(1, slot * 0.7), height: h }, svg);
+    const width = Math.max(1, Math.min(slot * 0.7, 48));
+    const bar = node("rect", { class: "tokens", x: left + i * slot + (slot - width) / 2, y: top + plotH - h,
+                               width: width, height: h, "data-day": d.key }, svg);
     node("title", {}, bar).textContent = d.key + ": " + d.total_tokens + " tokens, " + d.audio_minutes + " min, " + d.calls + " calls";
     const px = left + i * slot + slot / 2, py = top + plotH - d.audio_minutes / maxMinutes * plotH;
     points.push(px + "," + py);
