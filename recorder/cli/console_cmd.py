@@ -41,7 +41,7 @@ def console(listen: str, keys_dir: Path | None, certfile: str | None, keyfile: s
     url = settings.effective_database_url
     upgrade(url)
     engine = make_engine(url)
-    config = ConsoleConfig(home=settings.home, database_url=url, keys_dir=keys_dir or settings.home / "keys",
+    config = ConsoleConfig(home=settings.home, keys_dir=keys_dir or settings.home / "keys",
                            secure_cookies=behind_tls or bool(certfile))
     app = create_app(config, engine)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -6,7 +6,8 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -15,19 +16,27 @@ from recorder.config import Settings
 from recorder.db.users import ROLES
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
-def _engine(settings: Settings) -> Engine:
-    from recorder.db.engine import make_engine, upgrade
+def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one committed transaction on the (migrated) database."""
+    from recorder.db.engine import make_engine, transaction, upgrade
 
     upgrade(settings.effective_database_url)
-    return make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(engine) as session:
+            return work(session)
+    finally:
+        engine.dispose()
 
 
-def _password(prompt: bool) -> str:
+def _password() -> str:
     """From the terminal (asked twice) or, when stdin is not a terminal, its first line."""
-    if prompt and sys.stdin.isatty():
+    if sys.stdin.isatty():
         return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     line = sys.stdin.readline(4096)
     if not line:
@@ -54,18 +63,12 @@ def users() -> None:
 def add(name: str, role: str, config_file: Path | None, home: Path | None, database_url: str | None,
         log_level: str | None) -> None:
     """Add a user; the password is asked for, or read from standard input when it is not a terminal."""
-    from recorder.db.engine import transaction
     from recorder.db.users import add_user, check_name
 
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
     check_name(name)
-    password_hash = _hash(_password(prompt=True))
-    engine = _engine(settings)
-    try:
-        with transaction(engine) as session:
-            add_user(session, name, role, password_hash, now=dt.datetime.now(dt.UTC))
-    finally:
-        engine.dispose()
+    password_hash = _hash(_password())
+    _in_transaction(settings, lambda s: add_user(s, name, role, password_hash, now=dt.datetime.now(dt.UTC)))
     click.echo(f"added {role} {name}")
 
 
@@ -75,16 +78,10 @@ def add(name: str, role: str, config_file: Path | None, home: Path | None, datab
 def list_cmd(as_json: bool, config_file: Path | None, home: Path | None, database_url: str | None,
              log_level: str | None) -> None:
     """Every console user with role and state (never the password hash)."""
-    from recorder.db.engine import transaction
     from recorder.db.users import list_users
 
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
-    engine = _engine(settings)
-    try:
-        with transaction(engine) as session:
-            rows = list_users(session)
-    finally:
-        engine.dispose()
+    rows = _in_transaction(settings, list_users)
     if as_json:
         click.echo(json.dumps([{"name": u.name, "role": u.role, "disabled": u.disabled,
                                 "created_at": u.created_at.isoformat(), "updated_at": u.updated_at.isoformat()}
@@ -97,15 +94,9 @@ def list_cmd(as_json: bool, config_file: Path | None, home: Path | None, databas
 
 
 def _set_disabled(name: str, disabled: bool, settings: Settings) -> None:
-    from recorder.db.engine import transaction
     from recorder.db.users import set_disabled
 
-    engine = _engine(settings)
-    try:
-        with transaction(engine) as session:
-            set_disabled(session, name, disabled, now=dt.datetime.now(dt.UTC))
-    finally:
-        engine.dispose()
+    _in_transaction(settings, lambda s: set_disabled(s, name, disabled, now=dt.datetime.now(dt.UTC)))
 
 
 @users.command("disable")
@@ -134,17 +125,11 @@ def enable(name: str, config_file: Path | None, home: Path | None, database_url:
 def passwd(name: str, config_file: Path | None, home: Path | None, database_url: str | None,
            log_level: str | None) -> None:
     """Set a new password (asked for, or the first line of standard input)."""
-    from recorder.db.engine import transaction
     from recorder.db.users import set_password_hash
 
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
-    password_hash = _hash(_password(prompt=True))
-    engine = _engine(settings)
-    try:
-        with transaction(engine) as session:
-            set_password_hash(session, name, password_hash, now=dt.datetime.now(dt.UTC))
-    finally:
-        engine.dispose()
+    password_hash = _hash(_password())
+    _in_transaction(settings, lambda s: set_password_hash(s, name, password_hash, now=dt.datetime.now(dt.UTC)))
     click.echo(f"password of {name} changed")
 
 

@@ -30,7 +30,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recorder.console import passwords, views
-from recorder.console.auth import SignedIn, same_token
+from recorder.console.auth import same_token
 from recorder.console.state import ConsoleConfig, ConsoleState, token
 from recorder.console.web import (
     SESSION_COOKIE,
@@ -43,7 +43,7 @@ from recorder.console.web import (
     wants_json,
 )
 from recorder.db.engine import transaction
-from recorder.db.users import get_user, set_password_hash
+from recorder.db.users import UserInfo, get_user, set_password_hash
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def login_page(request: Request, error: str = "", status: int = 200) -> Response
     return response
 
 
-def _check_password(state: ConsoleState, name: str, password: str) -> SignedIn | None:
+def _check_password(state: ConsoleState, name: str, password: str) -> UserInfo | None:
     """The user if ``password`` is theirs and they are enabled (a stale hash is upgraded)."""
     with transaction(state.engine) as session:
         user = get_user(session, name)
@@ -112,7 +112,7 @@ def _check_password(state: ConsoleState, name: str, password: str) -> SignedIn |
     if passwords.needs_rehash(user.password_hash):
         with transaction(state.engine) as session:
             set_password_hash(session, name, passwords.hash_password(password), now=dt.datetime.now(dt.UTC))
-    return SignedIn(user.name, user.role, "", 0, 0)
+    return user
 
 
 async def login(request: Request) -> Response:
@@ -137,7 +137,7 @@ async def login(request: Request) -> Response:
         return login_page(request, "Wrong user name or password.", 401)
     with state.lock:
         state.throttle.succeeded(keys[0])
-    key, signed = state.sign_in(user.user, user.role)
+    key, signed = state.sign_in(user.name, user.role)
     await run_in_threadpool(state.log, signed, "console_login", detail={"address": client_address(request)})
     response = RedirectResponse("/calls", status_code=303)
     set_cookie(response, request, SESSION_COOKIE, key, max_age=None)

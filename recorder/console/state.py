@@ -30,7 +30,6 @@ AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class ConsoleConfig:
     home: Path
-    database_url: str
     keys_dir: Path
     secure_cookies: bool = False  # set behind TLS; https requests get Secure cookies anyway
 

@@ -334,7 +334,6 @@ class TranscriptTurn(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-
 class ConsoleUser(Base):
     """Someone who may sign in to the web console (``recorder users``); an argon2id hash only."""
 
@@ -346,6 +345,7 @@ class ConsoleUser(Base):
     disabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
+
 
 def include_object(dialect: str) -> Any:
     """An Alembic ``include_object`` hook: what autogenerate compares on ``dialect``.
