@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import ssl
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 import soundfile
 
 from tests.console.conftest import access_log, csrf_of, files_under, sign_in
+from tests.integration.certs import make_localhost_cert
 from tests.integration.console_site import PASSWORDS, Site, cli, running_console
 from tests.integration.test_transcribe_job import CARD_NEEDLES, decoded_words
 
@@ -230,3 +233,19 @@ def test_many_wrong_passwords_from_one_address_throttle_the_address(site: Site) 
     with running_console(site.home, site.database_url) as url, httpx.Client(base_url=url, timeout=30) as c:
         assert {_attempt(c, f"guess{i}", "not-the-password") for i in range(20)} == {401}
         assert _attempt(c, "sam", PASSWORDS["sam"]) == 429
+
+
+def test_behind_tls_the_session_cookie_is_secure(site: Site, tmp_path: Path) -> None:
+    certs = make_localhost_cert(tmp_path / "tls")
+    with running_console(site.home, site.database_url, "--certfile", str(certs.cert),
+                         "--keyfile", str(certs.key)) as url:
+        assert url.startswith("https://")
+        with httpx.Client(base_url=url.replace("127.0.0.1", "localhost"), verify=ssl.create_default_context(cafile=str(certs.ca)),
+                          follow_redirects=False, timeout=30) as c:
+            login = c.get("/login")
+            assert "Secure" in login.headers["set-cookie"]
+            done = c.post("/login", data={"username": "alice", "password": PASSWORDS["alice"],
+                                          "csrf": csrf_of(login.text)})
+            session = next(h for h in done.headers.get_list("set-cookie") if h.startswith("recorder_session="))
+            assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=strict"))
+            assert c.get("/api/usage").status_code == 200

@@ -93,16 +93,17 @@ def call_ids(engine: Engine) -> dict[str, str]:
 
 
 @contextmanager
-def running_console(home: Path, database_url: str) -> Iterator[str]:
-    """`recorder console --listen 127.0.0.1:0` as a process; yields its base URL."""
+def running_console(home: Path, database_url: str, *extra: str) -> Iterator[str]:
+    """`recorder console --listen 127.0.0.1:0 [extra...]` as a process; yields its base URL."""
     with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
-        [sys.executable, "-m", "recorder.cli.main", "console", "--listen", "127.0.0.1:0", "--log-level", "WARNING"],
+        [sys.executable, "-m", "recorder.cli.main", "console", "--listen", "127.0.0.1:0", "--log-level", "WARNING",
+         *extra],
         env=_env(home, database_url), stdout=subprocess.PIPE, stderr=errors, text=True,
     ) as proc:
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()
-            found = re.search(r"listening on (http://\S+)", line)
+            found = re.search(r"listening on (https?://\S+)", line)
             if found is None:
                 proc.wait(timeout=30)
                 errors.seek(0)
