@@ -103,7 +103,7 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
     assert _filter(d, tenant="globex") == [site.plain_call]
     found = _filter(d, q="card")
     assert site.card_call in found and "q=card" in d.current_url
-    assert _filter(d, q="card ending") == [site.card_call]
+    assert _filter(d, q="it is") == [site.card_call]  # only the card call's caller says both
 
     # open the call: the redacted transcript, and the span drawn on the waveform
     _navigate(d, d.find_element(By.CSS_SELECTOR, f'tr.call-row[data-id="{site.card_call}"] a.open').click)
@@ -153,6 +153,14 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
     tables = d.find_elements(By.CSS_SELECTOR, "section.grid table")
     assert "billing-bot" in tables[0].text and "acme" in tables[1].text
 
+    # the other call: its barge-in cuts drawn on the agent lane, its tool call listed
+    d.get(f"{site.url}/calls/{site.plain_call}")
+    _wait(d, lambda d: d.find_element(By.ID, "waveform").get_attribute("data-ready") == "1")
+    cut_at = [td for td in d.find_elements(By.CSS_SELECTOR, "td.cut-at") if td.text != "–"]
+    cuts = d.find_elements(By.CSS_SELECTOR, "#waveform line.cut")
+    assert len(cuts) == len(cut_at) >= 1
+    assert "lookup_order" in d.find_element(By.TAG_NAME, "body").text
+
     # every step is on the access log, by the signed-in user, and the chain holds
     steps = [(e["action"], e["session_id"], e["reason"], (e["detail"] or {}).get("filters"))  # type: ignore[union-attr]
              for e in access_log(site)[start:] if e["actor"] == "sam"]
@@ -162,7 +170,7 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
         ("console_calls", None, None, {"tenant": "acme"}),
         ("console_calls", None, None, {"tenant": "globex"}),
         ("console_calls", None, None, {"q": "card"}),
-        ("console_calls", None, None, {"q": "card ending"}),
+        ("console_calls", None, None, {"q": "it is"}),
         ("console_call", site.card_call, None, None),
         ("console_original_refused", site.card_call, None, None),
         ("export_original", site.card_call, "chargeback dispute 1182", None),
@@ -171,5 +179,6 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
     assert [s for s in steps if s[0] not in ("console_waveform", "console_audio", "console_call")] == \
         [s for s in expected if s[0] != "console_call"]
     assert ("console_call", site.card_call, None, None) in steps
+    assert ("console_call", site.plain_call, None, None) in steps
     assert ("console_waveform", site.card_call, None, None) in steps
     assert ("console_audio", site.card_call, None, None) in steps

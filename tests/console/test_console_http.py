@@ -177,10 +177,14 @@ def test_json_twins_filter_and_page_and_refuse_bad_parameters(site: Site) -> Non
         assert [c["id"] for c in acme["calls"]] == [site.card_call]
         assert acme["calls"][0]["metadata"]["agent_id"] == "billing-bot" and acme["calls"][0]["transcribed"]
         assert alice.get("/api/calls", params={"agent": "greeter"}).json()["calls"][0]["id"] == site.plain_call
-        said = alice.get("/api/calls", params={"q": "card ending saved"}).json()
+        said = alice.get("/api/calls", params={"q": "it is"}).json()  # the caller's card turn
         assert [c["id"] for c in said["calls"]] == [site.card_call]
         assert alice.get("/api/calls", params={"q": "zebra"}).json()["total"] == 0
-        assert alice.get("/api/calls", params={"min_duration": "10"}).json()["calls"][0]["id"] == site.card_call
+        seconds = {c["id"]: c["duration_ms"] / 1000 for c in every["calls"]}
+        middle = (seconds[site.card_call] + seconds[site.plain_call]) / 2
+        longer = max(seconds, key=lambda k: seconds[k])
+        assert [c["id"] for c in alice.get("/api/calls", params={"min_duration": middle}).json()["calls"]] == [longer]
+        assert longer not in {c["id"] for c in alice.get("/api/calls", params={"max_duration": middle}).json()["calls"]}
         assert alice.get("/api/calls", params={"status": "incomplete"}).json()["total"] == 0
         assert alice.get("/api/calls", params={"since": "2000-01-01", "until": "2000-01-02"}).json()["total"] == 0
         assert alice.get("/api/calls", params={"page": "2"}).json()["calls"] == []
@@ -195,6 +199,10 @@ def test_json_twins_filter_and_page_and_refuse_bad_parameters(site: Site) -> Non
         assert usage["totals"]["calls"] == 2
         assert {r["key"] for r in usage["tenants"]} == {"acme", "globex"}
         assert sum(r["total_tokens"] for r in usage["agents"]) == usage["totals"]["total_tokens"] > 0
+        plain = alice.get(f"/api/calls/{site.plain_call}").json()
+        assert plain["cuts"] == [{"response_id": r["id"], "at_ms": r["cut_ms"]} for r in plain["responses"]
+                                 if r["cut_ms"] is not None] != []
+        assert [t["name"] for t in plain["tool_calls"]] == ["lookup_order"]
         call = alice.get(f"/api/calls/{site.card_call}").json()
         assert call["integrity"]["ok"] and [m["version"] for m in call["integrity"]["manifests"]] == [1, 2]
 

@@ -1,6 +1,6 @@
 """A console over a database filled by real calls: two calls through the real proxy to the
-Hydra stand-in (one in which the caller says a card number and the agent repeats its last
-digits), transcribed through the Pulse stand-in, then `recorder console` started as its own
+Hydra stand-in (in one the caller says a card number and the agent repeats its last digits;
+the other has a tool call and a barge-in), transcribed through the Pulse stand-in, then `recorder console` started as its own
 process, with users added through `recorder users add`."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def record_calls(home: Path, database_url: str) -> None:
     card = CallScript(tools=(), steps=(
         Await("response.output_audio.done"), Pause(2500), Say(f"it is {CARD_WORDS}"),
         Await("response.output_audio.done"), Pause(2500)))
-    plain = CallScript(tools=(), steps=(Await("response.output_audio.done"), Pause(1500)))
+    plain = CallScript()  # a tool call and a barge-in (the caller talks over an answer)
     upgrade(database_url)
     engine = make_engine(database_url)
     keystore = KeyStore(home / "keys")
