@@ -205,9 +205,11 @@ def original_page(request: Request) -> Response:
     signed = require(request)
     call_id = _call_id(request)
     _supervisor(request, signed, call_id)
-    grant = console_state(request).get_grant(request.path_params["grant"], session_key(request), call_id)
+    state = console_state(request)
+    grant = state.get_grant(request.path_params["grant"], session_key(request), call_id)
     if grant is None:
         raise HTTPException(403, "this break-glass grant expired or is not yours; ask again with a reason")
+    state.log(signed, "console_original", session_id=call_id, reason=grant.reason)
     return page(request, "original.html", signed, call_id=call_id, grant=request.path_params["grant"],
                  reason=grant.reason)
 

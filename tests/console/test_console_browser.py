@@ -173,6 +173,7 @@ def test_an_auditors_walk_through_the_console(site: Site, browser: Any, tmp_path
         ("console_calls", None, None, {"q": "it is"}),
         ("console_call", site.card_call, None, None),
         ("console_original_refused", site.card_call, None, None),
+        ("console_original", site.card_call, "chargeback dispute 1182", None),
         ("export_original", site.card_call, "chargeback dispute 1182", None),
         ("console_usage", None, None, None),
     ]

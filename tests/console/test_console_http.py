@@ -73,6 +73,8 @@ def test_security_headers_cookies_and_no_inline_script(site: Site) -> None:
             inline = [s for s in re.findall(r"<script[^>]*>", r.text)
                       if "src=" not in s and 'type="application/json"' not in s]
             assert inline == [], path
+        reflected = anon.get("/calls", params={"q": '"><script>alert(1)</script>'})
+        assert "<script>alert" not in reflected.text and "&lt;script&gt;alert(1)" in reflected.text
 
 
 def test_csrf_token_is_required_for_every_post(site: Site) -> None:
@@ -133,7 +135,8 @@ def test_break_glass_needs_a_reason_and_streams_the_original_without_touching_di
         assert "four one one one" in heard  # the original is the unredacted call
         new = access_log(site)[before:]
         assert [(e["action"], e["actor"], e["reason"]) for e in new] == [
-            ("console_original_refused", "sam", None), ("export_original", "sam", "chargeback 1182")]
+            ("console_original_refused", "sam", None), ("console_original", "sam", "chargeback 1182"),
+            ("export_original", "sam", "chargeback 1182")]
         assert new[-1]["session_id"] == site.card_call
         assert {p for p in files_under(site.home) - before_files if not p.startswith("recorder.db")} == set()
 
