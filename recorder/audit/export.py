@@ -267,11 +267,12 @@ def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, o
                     signature)
 
 
-def _log_access(engine: Engine, c: _Checked, out: Path, *, actor: str, action: str,
+def _log_access(engine: Engine, c: _Checked, out: Path | None, *, actor: str, action: str,
                 reason: str | None, now: dt.datetime, **detail: Any) -> int:
+    where = {} if out is None else {"out": str(out.absolute())}
     return record_access(
         engine, actor=actor, action=action, reason=reason, session_id=c.session_id,
-        detail={"out": str(out.absolute()), "archive_path": c.archive_path, **detail,
+        detail={**where, "archive_path": c.archive_path, **detail,
                 "manifest_version": c.manifest.version,
                 "manifest_sha256": sha256_hex(c.manifest_bytes)},
         now=now,
@@ -372,3 +373,69 @@ def export_redacted(
     logger.info("exported redacted %s (manifest %d, %d files) for %s, access %d",
                 c.session_id, c.manifest.version, len(result.files), actor, seq)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAudio:
+    """A call's recording decrypted in memory (stereo int16: left caller, right agent)."""
+
+    session_id: str
+    samples: npt.NDArray[np.int16]
+    rate: int
+    manifest_version: int
+    access_seq: int
+
+    def __repr__(self) -> str:
+        return f"OpenedAudio({self.session_id}, {len(self.samples)} frames at {self.rate} Hz)"
+
+
+def open_redacted_audio(
+    home: Path,
+    engine: Engine,
+    keystore: KeyStore,
+    key: str,
+    *,
+    actor: str,
+    action: str = EXPORT,
+    detail: Mapping[str, Any] | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> OpenedAudio:
+    """The redacted recording of ``key`` in memory, checked and logged as ``export_redacted``
+    is, for a caller that streams it (the console) instead of writing files."""
+    if not actor:
+        raise ExportRefused("opening a recording needs an actor (who is reading)")
+    c = _checked_archive(home, engine, keystore, key, None, force=False)
+    if c.manifest.file(REDACTED_RECORDING) is None:
+        raise ExportRefused(f"{c.session_id} has no redacted recording yet; run `recorder transcribe "
+                            f"--session {c.session_id}`")
+    identities = keystore.identities("auditor")
+    seq = _log_access(engine, c, None, actor=actor, action=action, reason=None, now=clock(),
+                      redacted=True, **dict(detail or {}))
+    stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, REDACTED_RECORDING, identities))
+    return OpenedAudio(c.session_id, stereo, rate, c.manifest.version, seq)
+
+
+def open_original_audio(
+    home: Path,
+    engine: Engine,
+    keystore: KeyStore,
+    key: str,
+    *,
+    actor: str,
+    reason: str,
+    detail: Mapping[str, Any] | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> OpenedAudio:
+    """The original recording of ``key`` in memory, with the checks, reason and access-log
+    entry (``export_original``) of ``export_original``; nothing is written to disk."""
+    reason = reason.strip()
+    if not reason:
+        raise ExportRefused("opening an original needs a reason (it is kept in the access log)")
+    if not actor:
+        raise ExportRefused("opening an original needs an actor (who is reading)")
+    c = _checked_archive(home, engine, keystore, key, None, force=False)
+    identities = keystore.identities("archive")
+    seq = _log_access(engine, c, None, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=clock(),
+                      **dict(detail or {}))
+    stereo, rate = decode_flac(read_plain(c.store, c.archive_dir, RECORDING, identities))
+    return OpenedAudio(c.session_id, stereo, rate, c.manifest.version, seq)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, String, func, literal_column, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from recorder.db.models import CallSession, Recording
-from recorder.db.transcripts import read_transcript, search_turns
+from recorder.db.models import METADATA_INDEXED, CallSession, Recording, Response, Transcript
+from recorder.db.transcripts import read_transcript, search_turns, sessions_matching
 from recorder.errors import AmbiguousId, NotFound
 
 MAX_CANDIDATES = 20  # an ambiguous id lists at most this many of the calls it matches
@@ -202,3 +203,79 @@ def search(session: Session, query: str, limit: int = 100) -> list[dict[str, Any
         entry["turns"].append({"speaker": hit.speaker, "start_ms": hit.start_ms, "end_ms": hit.end_ms,
                                "text": hit.text})
     return list(calls.values())
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What a call list is narrowed to; None or "" means no filter. Times are UTC, ``until``
+    exclusive; durations in milliseconds; ``q`` every word in some turn of the transcript."""
+
+    q: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    agent: str = ""
+    tenant: str = ""
+    status: str = ""  # complete | incomplete
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def metadata_value(session: Session, key: str) -> ColumnElement[str]:
+    """A call-metadata value as text. On PostgreSQL the key is written literally, as in the
+    expression indexes ``ix_sessions_<key>`` (migration 0007), so the planner can use them."""
+    if session.get_bind().dialect.name == "postgresql" and key in METADATA_INDEXED:
+        return CallSession.call_metadata.op("->>", return_type=String)(literal_column(f"'{key}'"))
+    return CallSession.call_metadata[key].as_string()
+
+
+def _conditions(session: Session, f: CallFilter) -> list[ColumnElement[bool]]:
+    c = CallSession
+    out: list[ColumnElement[bool]] = []
+    if f.since is not None:
+        out.append(c.started_at >= f.since)
+    if f.until is not None:
+        out.append(c.started_at < f.until)
+    if f.agent:
+        out.append(metadata_value(session, "agent_id") == f.agent)
+    if f.tenant:
+        out.append(metadata_value(session, "tenant") == f.tenant)
+    if f.status:
+        out.append(c.state == f.status)
+    if f.min_duration_ms is not None:
+        out.append(c.duration_ms >= f.min_duration_ms)
+    if f.max_duration_ms is not None:
+        out.append(c.duration_ms <= f.max_duration_ms)
+    matching = sessions_matching(session, f.q)
+    if matching is not None:
+        out.append(c.id.in_(matching))
+    return out
+
+
+def find_calls(session: Session, f: CallFilter, *, page: int = 1, per_page: int = 50) -> CallPage:
+    """One page of the calls ``f`` selects, most recent first, with their token usage and
+    whether they are transcribed; ``total`` counts every call selected."""
+    where = _conditions(session, f)
+    total = session.scalar(select(func.count()).select_from(CallSession).where(*where)) or 0
+    calls = list(session.scalars(
+        select(CallSession).where(*where).order_by(CallSession.started_at.desc(), CallSession.id)
+        .offset((page - 1) * per_page).limit(per_page)))
+    ids = [call.id for call in calls]
+    tokens = dict(session.execute(
+        select(Response.session_id, func.sum(Response.total_tokens))
+        .where(Response.session_id.in_(ids)).group_by(Response.session_id)).tuples().all())
+    transcribed = set(session.scalars(select(Transcript.session_id).where(Transcript.session_id.in_(ids))))
+    rows = [{**session_row(call), "total_tokens": int(tokens.get(call.id) or 0),
+             "transcribed": call.id in transcribed} for call in calls]
+    return CallPage(rows, total, page, per_page)

@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("recorder.cli.demo_cmd:demo",
              "Run a scripted call through the proxy, transcribe and redact it, and show its record."),
     "db": ("recorder.cli.db_cmd:db", "Database maintenance."),
+    "console": ("recorder.cli.console_cmd:console",
+                "Serve the web console: calls, transcripts, redacted audio, usage; break-glass for supervisors."),
+    "users": ("recorder.cli.users_cmd:users", "Console users: add, list, disable, enable, passwd."),
     "hold": ("recorder.cli.hold_cmd:hold", "Legal holds: a held call cannot be deleted or erased by any command."),
     "erase": ("recorder.cli.erase_cmd:erase",
               "Erase one call (recorder id or Hydra session id): its original and redacted audio, its "

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -49,6 +50,9 @@ session_fk = Annotated[
 sha256_hex = Annotated[str, mapped_column(String(64))]
 
 
+METADATA_INDEXED = ("agent_id", "tenant")  # call metadata keys with an expression index
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -57,6 +61,12 @@ class CallSession(Base):
     """One client connection through the proxy, i.e. one Hydra session."""
 
     __tablename__ = "sessions"
+    __table_args__ = tuple(
+        # The console filters calls by agent and tenant (PostgreSQL; migration 0007).
+        Index(f"ix_sessions_{key}", literal_column("metadata").op("->>")(literal_column(f"'{key}'")))
+        .ddl_if(dialect="postgresql")
+        for key in METADATA_INDEXED
+    )
 
     id: Mapped[str_id] = mapped_column(primary_key=True)
     hydra_session_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -334,17 +344,31 @@ class TranscriptTurn(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class ConsoleUser(Base):
+    """Someone who may sign in to the web console (``recorder users``); an argon2id hash only."""
+
+    __tablename__ = "console_users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # auditor | supervisor
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
 def include_object(dialect: str) -> Any:
     """An Alembic ``include_object`` hook: what autogenerate compares on ``dialect``.
 
     SQLite's FTS5 table and its shadow tables are created by hand in migration 0004, and the
-    PostgreSQL-only GIN index does not exist there.
+    PostgreSQL-only indexes (the GIN index, the call-metadata expression indexes) do not exist there.
     """
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and name.startswith(TURNS_FTS):
             return False
-        if type_ == "index" and name == "ix_turns_text_tsv" and dialect != "postgresql":
+        pg_only = ("ix_turns_text_tsv", *(f"ix_sessions_{key}" for key in METADATA_INDEXED))
+        if type_ == "index" and name in pg_only and dialect != "postgresql":
             return False
         return True
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from recorder.db.models import (
@@ -148,6 +148,21 @@ def _has_fts5(session: Session) -> bool:
     return found is not None
 
 
+def _turn_matches(session: Session, words: list[str]) -> ColumnElement[bool]:
+    """A condition on ``TranscriptTurn``: its text has every one of ``words`` (non-empty)."""
+    t = TranscriptTurn
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return func.to_tsvector(literal_column("'simple'"), t.text).bool_op("@@")(
+            func.plainto_tsquery(literal_column("'simple'"), " ".join(words)))
+    if dialect == "sqlite" and _has_fts5(session):
+        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        ids: Select[Any] = select(literal_column("rowid")).select_from(text(TURNS_FTS)).where(
+            text(f"{TURNS_FTS} MATCH :match").bindparams(match=match))
+        return t.id.in_(ids)
+    return and_(*(func.lower(t.text).contains(w, autoescape=True) for w in words))
+
+
 def search_turns(session: Session, query: str, *, limit: int = 100) -> list[SearchHit]:
     """Turns containing every word of ``query`` (most recent recordings first)."""
     words = query_words(query)
@@ -155,18 +170,18 @@ def search_turns(session: Session, query: str, *, limit: int = 100) -> list[Sear
         return []
     t = TranscriptTurn
     stmt = (select(t.session_id, t.seq, t.speaker, t.start_ms, t.end_ms, t.text)
-            .join(CallSession, CallSession.id == t.session_id))
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = stmt.where(
-            func.to_tsvector(literal_column("'simple'"), t.text).bool_op("@@")(
-                func.plainto_tsquery(literal_column("'simple'"), " ".join(words))))
-    elif dialect == "sqlite" and _has_fts5(session):
-        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        ids: Select[Any] = select(literal_column("rowid")).select_from(text(TURNS_FTS)).where(
-            text(f"{TURNS_FTS} MATCH :match"))
-        stmt = stmt.where(t.id.in_(ids)).params(match=match)
-    else:
-        stmt = stmt.where(and_(*(func.lower(t.text).contains(w, autoescape=True) for w in words)))
-    stmt = stmt.order_by(CallSession.started_at.desc(), t.session_id, t.seq).limit(limit)
+            .join(CallSession, CallSession.id == t.session_id)
+            .where(_turn_matches(session, words))
+            .order_by(CallSession.started_at.desc(), t.session_id, t.seq).limit(limit))
     return [SearchHit(*row) for row in session.execute(stmt).all()]
+
+
+def sessions_matching(session: Session, query: str) -> Select[Any] | None:
+    """Ids of the calls with a turn containing every word of ``query``, as a subquery to filter
+    a call list by; None when the query has no words (no filter)."""
+    words = query_words(query)
+    if not words:
+        return None
+    # OFFSET 0 keeps PostgreSQL from pulling the subquery into a semi-join that computes
+    # to_tsvector row by row for every call it walks; evaluated once, it uses the GIN index.
+    return select(TranscriptTurn.session_id).where(_turn_matches(session, words)).offset(0)

@@ -28,9 +28,10 @@ def test_no_pending_autogenerate_diff(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn, warnings.catch_warnings():
-            # SQLite cannot reflect expression indexes; the PostgreSQL-only GIN index is
-            # excluded there by include_object, after alembic has warned about it.
-            warnings.filterwarnings("ignore", message=".*expression-based index 'ix_turns_text_tsv'")
+            # SQLite cannot reflect expression indexes; the PostgreSQL-only indexes are
+            # excluded there by include_object, after alembic has warned about them.
+            warnings.filterwarnings("ignore", message=".*expression-based index "
+                                    "'(ix_turns_text_tsv|ix_sessions_agent_id|ix_sessions_tenant)'")
             context = MigrationContext.configure(conn, opts={
                 "compare_type": True, "include_object": include_object(conn.dialect.name)})
             diff = compare_metadata(context, Base.metadata)
@@ -45,7 +46,7 @@ def test_upgrade_is_repeatable(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0006"
+            assert MigrationContext.configure(conn).get_current_revision() == "0007"
     finally:
         engine.dispose()
 

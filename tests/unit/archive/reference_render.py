@@ -252,6 +252,7 @@ def _alignment(
         "gaps": [_fact(e) for e in timeline.gaps],
         "drifts": [_fact(e) for e in timeline.drifts],
         "cuts": [_fact(e) for e in timeline.cuts],
+        "pauses": [_fact(e) for e in timeline.pauses],  # PCI pauses (none without pci_tools)
         "caller_runs": runs,
         "agent_segments": len(timeline.agent),
         "unplayed_samples": timeline.unplayed_length,

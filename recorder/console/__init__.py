@@ -1,0 +1,1 @@
+"""The auditor's web console (``recorder console``): read-only pages over the database and archive."""
