@@ -100,7 +100,8 @@ def test_streaming_render_equals_the_former_render(bursts, responses, seed, clos
     assert np.array_equal(np.concatenate(stereo), expected.stereo)
     assert np.array_equal(np.concatenate(unplayed), expected.unplayed)
     assert b"".join(events) == expected.events
-    assert call.alignment() == expected.alignment
+    alignment = call.alignment()  # every field of the former render, identical (later fields are not its to judge)
+    assert {k: alignment[k] for k in expected.alignment} == expected.alignment
     assert (call.summary, call.timeline) == (expected.summary, expected.timeline)
     assert call.frames == sum(isinstance(r, (AudioRecord, FrameRecord)) for r in records)
 
