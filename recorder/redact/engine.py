@@ -26,6 +26,7 @@ from recorder.redact.context import (
 from recorder.redact.detect import iban_ok, slash_dates, written
 from recorder.redact.lexicon import FILLERS
 from recorder.redact.names import answer_name, find_names
+from recorder.redact.policy import check_policy
 from recorder.redact.shapes import (
     addresses,
     month_dates,
@@ -60,6 +61,7 @@ class _Cand:
 class _Conversation:
     """What carries from one segment to the next."""
 
+    policy: str = "strict"
     carry: Group | None = None
     card_seen: bool = False
     spans: list[Span] = field(default_factory=list)
@@ -243,10 +245,10 @@ def _redact_into(text: str, conv: _Conversation) -> Redaction:
     return make_redaction(text, conv.spans)
 
 
-def redact_text(text: str, channel: str | None = None) -> Redaction:
+def redact_text(text: str, channel: str | None = None, policy: str = "strict") -> Redaction:
     """Redact one text; speaker labels inside it ('agent: ... caller: ...') carry context."""
     del channel  # both parties say PII; the channel does not change what is detected
-    return _redact_into(text, _Conversation())
+    return _redact_into(text, _Conversation(policy=check_policy(policy)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,7 @@ class Turn:
         return f"Turn(speaker={self.speaker!r}, text_len={len(self.text)})"
 
 
-def redact_conversation(turns: Sequence[Turn]) -> list[Redaction]:
+def redact_conversation(turns: Sequence[Turn], policy: str = "strict") -> list[Redaction]:
     """Redact turns in order; a question in one turn types the bare answer in the next."""
-    conv = _Conversation()
+    conv = _Conversation(policy=check_policy(policy))
     return [_redact_into(turn.text, conv) for turn in turns]
