@@ -40,6 +40,8 @@ ORDINALS: dict[str, int] = {
 ORDINAL_SUFFIXES = _words("st nd rd th")
 
 FILLERS = _words("uh um er erm uhm umm hmm hm ah eh mm uhh")
+# Words of a self-correction inside a number ("four one five sorry four one six"); "i mean" too.
+CORRECTIONS = _words("sorry no wait actually scratch correction")
 
 MONTHS: dict[str, int] = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
@@ -82,7 +84,7 @@ NATO: dict[str, str] = {
     "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
     "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
     "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
-    "whiskey": "w", "xray": "x", "yankee": "y", "zulu": "z",
+    "whiskey": "w", "xray": "x", "x-ray": "x", "yankee": "y", "zulu": "z",
 }
 
 # Frequent words of call-centre English. A token in this set is never taken for a surname and
