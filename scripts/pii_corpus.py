@@ -407,7 +407,7 @@ class Values:
         day_ord = ORDS[d - 1] if d <= 20 else f"twenty {ORDS[d - 21]}"
         forms = [f"{m}/{d}/{y}", f"{MONTHS[m - 1]} {day_ord} {year_words}", f"{MONTHS[m - 1].title()} {d}, {y}"]
         if self.split == "tune":
-            forms += [f"the {day_ord} of {MONTHS[m - 1]} {year_words}", f"{m:02d}/{d:02d}/{y % 100:02d}"]
+            forms += [f"{day_ord} of {MONTHS[m - 1]} {year_words}", f"{m:02d}/{d:02d}/{y % 100:02d}"]
         else:
             forms += [f"{day_ord} {MONTHS[m - 1]} {y}", f"{y}-{m:02d}-{d:02d}",
                       f"{_pair(str(m).zfill(2), 'oh')} {_pair(str(d).zfill(2), 'oh')} {_pair(str(y % 100).zfill(2), 'oh')}"]

@@ -24,9 +24,10 @@ from recorder.redact.context import (
     classify_digits,
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
-from recorder.redact.lexicon import FILLERS
+from recorder.redact.lexicon import COMMON_WORDS, FILLERS
 from recorder.redact.names import answer_name, find_names
-from recorder.redact.policy import check_policy
+from recorder.redact.policy import STRICT, check_policy
+from recorder.redact.slots import SLOT_TYPES, answer_extent, extend
 from recorder.redact.shapes import (
     addresses,
     month_dates,
@@ -61,8 +62,9 @@ class _Cand:
 class _Conversation:
     """What carries from one segment to the next."""
 
-    policy: str = "strict"
+    policy: str = STRICT
     carry: Group | None = None
+    asker: str | None = None
     card_seen: bool = False
     spans: list[Span] = field(default_factory=list)
 
@@ -138,7 +140,7 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
     for sh in spoken_ips(tokens, claimed, runs):
         fixed(sh.first, sh.last, "fixed", "IP_ADDRESS")
     for run in runs:
-        if claimed[run.first] or (len(run.digits) <= 2 and not _split(tokens, run)):
+        if claimed[run.first] or len(run.digits) < 2:
             continue
         nxt = tokens[run.last + 1].low if run.last + 1 < len(tokens) else ""
         if nxt in QUANTITY_WORDS and len(run.digits) <= 6:
@@ -179,7 +181,7 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[T
         return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN") else None), c.start
     run = c.run
     assert run is not None
-    if run.prefix and (ctx in _VALUE_TYPES_NEEDING_PREFIX or iban_ok(run.prefix + run.digits)):
+    if run.prefix and (ctx in _VALUE_TYPES_NEEDING_PREFIX or iban_ok(run.code)):
         if ctx == SUPPRESS:
             return None, c.start
         kind = ctx if ctx in _VALUE_TYPES_NEEDING_PREFIX else "IBAN"
@@ -187,13 +189,18 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[T
     return classify_digits(run.digits, ctx, partial, strong, _split(tokens, run)), c.start
 
 
-def _segment(text: str, base: int, conv: _Conversation) -> None:
+def _segment(text: str, base: int, conv: _Conversation, speaker: str | None) -> None:
     tokens = tokenize(text)
     claimed = [False] * len(tokens)
+    asked = conv.carry.best(conv.card_seen) if conv.carry is not None else None
+    if conv.asker is not None and speaker == conv.asker:
+        asked = None  # a question is answered by the other party
     cands, cues = _candidates(text, tokens, claimed, conv)
     events: list[tuple[float, Cue | _Cand]] = [(c.first + 0.5, c) for c in cues]
     events += [(c.first, c) for c in cands]
     events.sort(key=lambda e: e[0])
+    starts = [t.start for t in tokens]
+    found: list[tuple[int, int, str]] = []
     group = conv.carry
     for _, ev in events:
         if isinstance(ev, Cue):
@@ -213,35 +220,63 @@ def _segment(text: str, base: int, conv: _Conversation) -> None:
                 active = None
         kind, start = _classify(ev, active, conv, tokens)
         if kind is not None:
-            conv.spans.append(Span(base + start, base + ev.end, kind))
+            found.append((bisect_right(starts, start) - 1, ev.last, kind))
             conv.card_seen |= kind == "CREDIT_CARD"
         if active is not None:
             active.used = True
             active.last = ev.last
         elif kind is not None:
             group = Group({kind: 1}, used=True, last=ev.last)
+    _emit(tokens, claimed, found, cues, asked, base, conv)
     conv.carry = group if group is not None and not group.used and group.kinds else None
     if conv.carry is not None:
         conv.carry.last = -1
+        conv.asker = speaker
 
 
-def _segments(text: str) -> list[tuple[int, int]]:
-    """Character ranges of the speaker segments of a text ('agent: ... caller: ...')."""
-    bounds: list[tuple[int, int]] = []
+def _emit(tokens: list[Token], claimed: list[bool], found: list[tuple[int, int, str]], cues: list[Cue],
+          asked: str | None, base: int, conv: _Conversation) -> None:
+    """Widen the found values over their value-like neighbours, add the strict policy's answer
+    extent, and append the character spans."""
+    taken = [False] * len(tokens)
+    for first, last, _ in found:
+        for k in range(first, last + 1):
+            taken[k] = True
+    out: list[tuple[int, int, str]] = []
+    for first, last, kind in found:
+        for k in range(first, last + 1):
+            taken[k] = False
+        first, last = extend(tokens, first, last, kind, claimed, taken)
+        for k in range(first, last + 1):
+            taken[k] = True
+        out.append((first, last, kind))
+    if conv.policy == STRICT and asked in SLOT_TYPES and tokens:
+        stops = {c.first for c in cues if c.kind != asked}
+        extent = answer_extent(tokens, asked, stops, COMMON_WORDS)
+        if extent is not None:
+            out.append((extent[0], extent[1], asked))
+    for first, last, kind in out:
+        conv.spans.append(Span(base + tokens[first].start, base + tokens[last].end, kind))
+
+
+def _segments(text: str, speaker: str | None) -> list[tuple[int, int, str | None]]:
+    """Character ranges and speakers of the segments of a text ('agent: ... caller: ...')."""
+    bounds: list[tuple[int, int, str | None]] = []
     pos = 0
     for m in _LABEL.finditer(text):
         if m.start() > pos:
-            bounds.append((pos, m.start()))
+            bounds.append((pos, m.start(), speaker))
         pos = m.end()
+        speaker = m.group().rstrip(": ").strip().lower()
     if pos < len(text):
-        bounds.append((pos, len(text)))
+        bounds.append((pos, len(text), speaker))
     return bounds
 
 
-def _redact_into(text: str, conv: _Conversation) -> Redaction:
+def _redact_into(text: str, conv: _Conversation, speaker: str | None = None) -> Redaction:
     conv.spans = []
-    for start, end in _segments(text):
-        _segment(text[start:end], start, conv)
+    for start, end, who in _segments(text, speaker):
+        _segment(text[start:end], start, conv, who)
     return make_redaction(text, conv.spans)
 
 
@@ -269,4 +304,4 @@ class Turn:
 def redact_conversation(turns: Sequence[Turn], policy: str = "strict") -> list[Redaction]:
     """Redact turns in order; a question in one turn types the bare answer in the next."""
     conv = _Conversation(policy=check_policy(policy))
-    return [_redact_into(turn.text, conv) for turn in turns]
+    return [_redact_into(turn.text, conv, turn.speaker) for turn in turns]

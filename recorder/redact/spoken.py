@@ -39,6 +39,7 @@ WORD, NUM, CODE, ORD, PUNCT = "w", "n", "c", "o", "p"
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*(?:-[A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
 _ORDINAL = re.compile(r"\d{1,2}(?:st|nd|rd|th)", re.IGNORECASE)
 _RUN_SEPARATORS = frozenset(",-")
+_SPOKEN_SEPARATORS = frozenset(("dash", "hyphen", "slash"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,8 @@ def _item(tokens: list[Token], i: int, n: int, claimed: list[bool], have: bool) 
         return str(small[0]), small[1], True
     if low in ("o", "oh"):
         # "oh" is a zero only next to other digits, never as an interjection on its own.
+        if nxt is not None and nxt.low == "-" and i + 2 < n and not claimed[i + 2]:
+            nxt = tokens[i + 2]
         if have or (nxt is not None and (nxt.kind == NUM or nxt.low in DIGIT_WORDS or nxt.low in REPEATS
                                          or nxt.low in TEENS or nxt.low in TENS)):
             return "0", i + 1, True
@@ -208,18 +211,20 @@ def letter_at(tokens: list[Token], i: int, claimed: list[bool]) -> tuple[str, in
 
 
 def _letters(tokens: list[Token], i: int, claimed: list[bool], limit: int = 4) -> tuple[str, int]:
-    """Letters said from tokens[i] on (separators allowed between them): (letters, next index)."""
+    """Letters said from tokens[i] on (separators allowed between them): (letters, next index).
+    A lone 'a' or 'i' is a word, not a letter, unless digits follow it."""
     out, j = "", i
     while len(out) < limit:
         k = j
         if out and k < len(tokens) and tokens[k].kind == PUNCT and tokens[k].low in _RUN_SEPARATORS:
             k += 1
         got = letter_at(tokens, k, claimed)
-        if got is None or (tokens[k].low in ("a", "i") and len(tokens[k].low) == 1 and got[1] == k + 1
-                           and not out and not _digit_next(tokens, got[1], claimed)):
+        if got is None:
             break
         out += got[0]
         j = got[1]
+    if len(out) == 1 and tokens[i].low in ("a", "i") and not _digit_next(tokens, j, claimed):
+        return "", i
     return out, j
 
 
@@ -249,7 +254,8 @@ def _glue(tokens: list[Token], k: int, claimed: list[bool]) -> int:
     n, j = len(tokens), k
     while j < n and not claimed[j] and j - k < 4:
         low = tokens[j].low
-        if low in FILLERS or low in CORRECTIONS or (low == "i" and j + 1 < n and tokens[j + 1].low == "mean"):
+        if low in FILLERS or low in CORRECTIONS or low in _SPOKEN_SEPARATORS \
+                or (low == "i" and j + 1 < n and tokens[j + 1].low == "mean"):
             j += 2 if low == "i" else 1
             continue
         if tokens[j].kind == PUNCT and tokens[j].low in ",.":
