@@ -25,7 +25,7 @@ from recorder.redact.context import (
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
 from recorder.redact.lexicon import COMMON_WORDS, FILLERS
-from recorder.redact.names import answer_name, find_names
+from recorder.redact.names import answer_name, find_names, lexicon_names
 from recorder.redact.policy import STRICT, check_policy
 from recorder.redact.slots import SLOT_TYPES, answer_extent, extend
 from recorder.redact.shapes import (
@@ -150,6 +150,8 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         cands.append(_Cand(run.first, run.last, run.start, run.end, "run", None, run))
     for sh in spelled_letters(tokens, claimed):
         fixed(sh.first, sh.last, "spelled", "long" if sh.kind == "spelled_long" else None)
+    for sh in lexicon_names(tokens, claimed):
+        fixed(sh.first, sh.last, "fixed", "PERSON")
     for k, tok in enumerate(tokens):
         if tok.kind == CODE and not claimed[k]:
             fixed(k, k, "code")

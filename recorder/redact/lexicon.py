@@ -1,7 +1,8 @@
 """Word lists the detectors share.
 
 Everything here is general-purpose vocabulary of spoken English call transcripts (number words,
-months, US states, street suffixes, common first names, frequent words). Nothing is taken from an
+months, US states, street suffixes, frequent words); names and ordinary English come from public
+data files (vocabulary.py). Nothing is taken from an
 evaluation set: the engine is judged on transcripts it has never seen.
 """
 
@@ -113,54 +114,4 @@ COMMON_WORDS = _words(
     "something nothing everything anything someone everyone nobody there's that's what's "
     "i'm i've i'll i'd you're you've we're they're he's she's isn't wasn't don't doesn't "
     "didn't can't won't not sir madam ma'am mister miss mrs mr ms dr doctor"
-)
-# Names that are also everyday words: accepted only after a strong cue ("my name is ...").
-AMBIGUOUS_NAMES = _words(
-    "will bill mark may june april august rose joy hope faith grace art rich sunny summer "
-    "autumn dawn eve ray jack frank pat sue chase hunter page paige lane dale glen guy "
-    "angel brook don jean gene chance sky star penny ruby amber ivy iris lily violet"
-)
-
-# A general-purpose list of common given names (US census and international frequency lists).
-FIRST_NAMES = _words(
-    "james john robert michael william david richard joseph thomas charles christopher daniel "
-    "matthew anthony donald steven paul andrew joshua kenneth kevin brian george edward ronald "
-    "timothy jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott "
-    "brandon benjamin samuel gregory frank alexander raymond patrick jack dennis jerry tyler "
-    "aaron jose adam henry nathan douglas zachary peter kyle walter ethan jeremy harold keith "
-    "christian roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe "
-    "jordan billy bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene "
-    "vincent russell elijah louis bobby philip johnny tyrone darnell jamal malik deshawn "
-    "terrell andre marcus jerome cedric lamar dwayne darius xavier isaiah jayden mason liam "
-    "lucas oliver aiden caleb owen luke isaac levi julian hudson connor evan miles carter "
-    "mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty "
-    "margaret sandra ashley kimberly emily donna michelle carol amanda dorothy melissa deborah "
-    "stephanie rebecca sharon laura cynthia kathleen amy angela shirley anna brenda pamela "
-    "emma nicole helen samantha katherine christine debra rachel carolyn janet catherine maria "
-    "heather diane ruth julie olivia joyce virginia victoria kelly lauren christina joan "
-    "evelyn judith megan andrea cheryl hannah jacqueline martha gloria teresa ann sara "
-    "madison frances kathryn janice jean abigail alice judy sophia denise amber doris "
-    "marilyn danielle beverly isabella theresa diana natalie brittany charlotte marie kayla "
-    "alexis lori ava mia chloe ella harper aria layla zoe nora lily hazel aurora riley "
-    "latoya keisha tamika ebony aaliyah imani jasmine destiny shanice tanisha "
-    "miguel carlos luis jorge pedro alejandro diego javier manuel francisco ricardo fernando "
-    "rafael sergio eduardo roberto antonio mario andres oscar hector raul ramon enrique "
-    "alberto jesus ruben cesar arturo guadalupe rosa carmen ana lucia sofia valeria camila "
-    "gabriela daniela mariana fernanda alejandra paola adriana veronica claudia patricia "
-    "elena isabel beatriz lorena yolanda esperanza consuelo dolores juana marisol ximena "
-    "mohammed muhammad ahmed ali omar hassan hussein ibrahim yusuf mustafa khalid abdullah "
-    "fatima aisha zainab maryam khadija amina layla noor yasmin leila samira "
-    "wei li ming jun hui xin yan hao jian lei mei ling xiao yu chen hiroshi takashi kenji "
-    "yuki akira haruto sakura yui aiko priya raj rahul amit arjun vikram anil sunil ravi "
-    "deepak anita sunita pooja neha kavya ananya divya lakshmi "
-    "olga irina natasha svetlana tatiana elena ekaterina anastasia ivan dmitri sergei "
-    "alexei nikolai vladimir andrei mikhail yuri boris igor pavel oleg "
-    "giovanni giuseppe marco luca francesco alessandro matteo giulia chiara francesca "
-    "pierre jean jacques louis francois claire sophie camille chloe manon "
-    "hans klaus jurgen stefan markus lukas felix anna lena katharina "
-    "sean liam ciaran siobhan niamh aoife patrick declan "
-    "kwame kofi chinedu emeka ngozi chioma adebayo oluwaseun amara nia "
-    "nguyen minh thanh linh huong tuan anh duc "
-    "min-jun ji-woo seo-yeon jisoo minho hyun jung soo-jin "
-    "alex sam chris jamie taylor morgan casey jordan avery quinn"
 )
