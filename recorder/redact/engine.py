@@ -44,7 +44,7 @@ _LABEL = re.compile(
 )
 _WINDOW = 9  # tokens between the last cue and a value it can still name
 _FOLLOW = 3  # tokens after a typed value within which a split remainder keeps the type
-_VALUE_TYPES_NEEDING_PREFIX = ("IBAN", "PASSPORT", "DRIVER_LICENSE")
+_VALUE_TYPES_NEEDING_PREFIX = ("IBAN", "PASSPORT", "DRIVER_LICENSE", "ZIP")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[T
         # Letters spelled out with "as in", or four and more of them, are almost always a name.
         return ("PERSON" if ctx is None and c.type == "long" else None), c.start
     if c.kind == "code":
-        return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN") else None), c.start
+        return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN", "ZIP") else None), c.start
     run = c.run
     assert run is not None
     if run.prefix and (ctx in _VALUE_TYPES_NEEDING_PREFIX or iban_ok(run.code)):

@@ -53,8 +53,16 @@ MONTHS: dict[str, int] = {
 
 STREET_SUFFIXES = _words(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct way place pl "
-    "terrace circle cir parkway pkwy highway hwy trail square sq crescent loop pike alley"
+    "terrace circle cir parkway pkwy highway hwy trail square sq crescent loop pike alley "
+    # UK, Irish and Commonwealth forms, USPS suffixes beyond the common ones, and continental
+    # street words said after the name
+    "close grove mews rise walk crossing bend run pass row gardens green view wharf quay yard "
+    "heights hollow ridge landing commons meadows glen vale chase cove esplanade promenade "
+    "strasse straße weg gasse platz allee laan straat vej gata"
 )
+# Words that open an address before its house number ("flat 3b, 27 ..."), and P.O. boxes.
+ADDRESS_OPENERS = _words("flat apartment apt unit suite lot building bldg block plot")
+COMPASS = _words("north south east west northeast northwest southeast southwest n s e w ne nw se sw")
 UNIT_WORDS = _words("apartment apt unit suite ste floor building bldg room number #")
 US_STATES = _words(
     "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia "

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recorder.redact.lexicon import (
+    ADDRESS_OPENERS,
     COMMON_WORDS,
+    COMPASS,
     DIGIT_WORDS,
     EMAIL_CONNECTORS,
     FILLERS,
@@ -211,14 +213,18 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
     out: list[Shape] = []
     n = len(tokens)
     for k, tok in enumerate(tokens):
-        if tok.low not in STREET_SUFFIXES or claimed[k] or tok.kind != WORD:
+        saint = tok.low in ("saint", "st") and k + 1 < n and tokens[k + 1].kind == WORD
+        if (tok.low not in STREET_SUFFIXES and not saint) or claimed[k] or tok.kind != WORD:
             continue
         j, names = k - 1, 0
-        while j >= 0 and names < 3 and not claimed[j] and tokens[j].kind in (WORD, ORD):
+        while j >= 0 and names < 4 and not claimed[j] and tokens[j].kind in (WORD, ORD):
             low = tokens[j].low
-            if low in NUMBER_WORDS or low in FILLERS or (low in COMMON_WORDS and names and tokens[j].kind == WORD):
+            if low in NUMBER_WORDS or low in FILLERS or (low in COMMON_WORDS and names and tokens[j].kind == WORD
+                                                                 and low not in COMPASS):
                 break
             j, names = j - 1, names + 1
+        if saint:
+            j, names, k = k - 1, 1, k + 1  # "12 saint aldates": the name comes after the word
         run = by_last.get(j)
         if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
             continue
@@ -233,22 +239,76 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
             elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
                 last, m = m + 1, m + 2
         city = -1
+        comma = False
         for s in range(m, min(n, m + 5)):
             end = _state_end(tokens, s)
             if end is not None:
                 last = end
                 break
-            if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS):
+            if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS
+                                         or tokens[s].low in FILLERS or tokens[s].low in _AFTER_ADDRESS):
                 break
             if tokens[s].low != ",":
                 city = s
+                if comma:
+                    last = s  # ", york": a town said after a comma belongs to the address
+            else:
+                comma = True
         else:
             # a city said last ("... wallaby way sydney") belongs to the address too
             if city >= 0 and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
                 last = city
         if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
             last = city
-        out.append(Shape(run.first, last, "ADDRESS"))
+        out.append(Shape(_opener(tokens, claimed, run.prefix_first if run.prefix else run.first), last, "ADDRESS"))
+    out += _po_boxes(tokens, claimed, runs)
+    return out
+
+
+_AFTER_ADDRESS = frozenset("postcode zip postal last next this please thanks".split())
+
+
+def _opener(tokens: list[Token], claimed: list[bool], first: int) -> int:
+    """First token of "flat 3b, " or "lot 12 " said before the house number at `first`."""
+    j = first - 1
+    if j >= 0 and tokens[j].low == ",":
+        j -= 1
+    if j >= 1 and not claimed[j] and tokens[j].kind in (NUM, CODE) and tokens[j - 1].low in ADDRESS_OPENERS:
+        return j - 1
+    if j >= 2 and tokens[j - 1].low in ADDRESS_OPENERS and _is_letter(tokens[j]) and tokens[j - 2].kind != WORD:
+        return j - 1
+    if j >= 0 and tokens[j].low in ADDRESS_OPENERS:
+        return j
+    return first
+
+
+def _po_boxes(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
+    """'p o box 4412, york', 'po box 12', 'post office box ...': the box, then a town said after it."""
+    by_first = {r.first: r for r in runs}
+    out: list[Shape] = []
+    n = len(tokens)
+    for k, tok in enumerate(tokens):
+        if tok.low != "box" or claimed[k] or k + 1 >= n:
+            continue
+        if k >= 1 and tokens[k - 1].low in ("po", "p.o"):
+            first = k - 1
+        elif k >= 2 and tokens[k - 2].low == "p" and tokens[k - 1].low in ("o", "."):
+            first = k - 2
+        elif k >= 2 and tokens[k - 2].low == "post" and tokens[k - 1].low == "office":
+            first = k - 2
+        else:
+            continue
+        run = by_first.get(k + 1)
+        if run is None:
+            continue
+        last = run.last
+        m = last + 1
+        if m < n and tokens[m].low == ",":
+            m += 1
+        while m < n and m - last <= 3 and tokens[m].kind == WORD and tokens[m].low not in COMMON_WORDS \
+                and tokens[m].low not in FILLERS:
+            last, m = m, m + 1
+        out.append(Shape(first, last, "ADDRESS"))
     return out
 
 

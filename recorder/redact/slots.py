@@ -47,7 +47,9 @@ def _valueish(tokens: list[Token], k: int, kind: str, claimed: list[bool]) -> bo
     if kind in _DATE_TYPES and (tok.low in MONTHS or tok.low in ORDINALS or tok.low == "of"):
         return True
     if tok.low in ("a", "i"):
-        return False
+        # a letter only among letters and digits ("c f ten one a a"), never "a month"
+        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        return nxt is None or nxt.kind in (PUNCT, NUM) or len(nxt.low) == 1 or nxt.low in NUMBER_WORDS
     return letter_at(tokens, k, claimed) is not None
 
 

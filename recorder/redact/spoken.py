@@ -155,6 +155,8 @@ def _scaled(tokens: list[Token], i: int, n: int, claimed: list[bool]) -> tuple[s
             inner = _scaled(tokens, j, n, claimed)
             if inner is not None:
                 return str(value + int(inner[0])), inner[1]
+        if scale == 100 and tokens[j].low in ("oh", "o", "zero") and j + 1 < n and tokens[j + 1].low in DIGIT_WORDS:
+            return str(value + int(DIGIT_WORDS[tokens[j + 1].low])), j + 2  # "eight hundred oh six"
         tail = _small_number(tokens, j, n)
         if tail is not None:
             return str(value + tail[0]), tail[1]
