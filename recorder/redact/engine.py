@@ -83,6 +83,19 @@ def _tokens_in(tokens: list[Token], ends: list[int], start: int, end: int) -> tu
     return (first, last - 1) if last > first else None
 
 
+def _phrase_end(tokens: list[Token], claimed: list[bool], i: int, words: tuple[str, ...]) -> int | None:
+    """Last token of `words` said from tokens[i] on, hesitations and repeated words skipped
+    ("the code on um the the back"), or None."""
+    j, n = i, len(tokens)
+    for k, w in enumerate(words):
+        while k and j < n and (tokens[j].low in FILLERS or tokens[j].low == tokens[j - 1].low):
+            j += 1
+        if j >= n or claimed[j] or tokens[j].low != w:
+            return None
+        j += 1
+    return j - 1
+
+
 def _cues(tokens: list[Token], claimed: list[bool]) -> list[Cue]:
     out: list[Cue] = []
     i, n = 0, len(tokens)
@@ -90,8 +103,9 @@ def _cues(tokens: list[Token], claimed: list[bool]) -> list[Cue]:
         entries = CUE_INDEX.get(tokens[i].low) if not claimed[i] else None
         hit = None
         for words, kind, strength in entries or ():
-            if i + len(words) <= n and all(tokens[i + k].low == w for k, w in enumerate(words)):
-                hit = Cue(i, i + len(words) - 1, kind, strength)
+            last = _phrase_end(tokens, claimed, i, words)
+            if last is not None:
+                hit = Cue(i, last, kind, strength)
                 break
         if hit is None:
             i += 1

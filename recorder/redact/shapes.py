@@ -46,30 +46,44 @@ def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
 
 _LOCAL_STOP = frozenset("is was me email address mail e-mail it's its to at be reach us them him her "
                         "you i my your and or on as by the a an is it that's".split())
+_NOT_LOCAL = frozenset("is was are email e-mail address mail it's that's my".split())
+
+
+def _spelled_piece(tok: Token) -> bool:
+    return tok.kind == NUM or tok.low in NUMBER_WORDS or (tok.kind == WORD and len(tok.low) == 1) or tok.low in NATO
 
 
 def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | None:
     """First token of the local part said before 'at', or None.
 
-    The word just before 'at' (and numbers) always belong to it; further words only when a
-    connector ('dot', 'underscore') joins them, so "send it to john at ..." keeps "send it to".
+    The word just before 'at' always belongs to it (even "me" or "be"), and so do letters and
+    digits spelled out before it ("j o h n"); further words only when a connector ('dot',
+    'underscore', 'dash') joins them, so "send it to john at ..." keeps "send it to".
     """
     j = at - 1
     first: int | None = None
     joined = False
     while _free(tokens, claimed, j):
         tok = tokens[j]
-        if tok.kind == NUM or tok.low in NUMBER_WORDS:
-            first, j = j, j - 1
-            continue
-        if tok.kind not in (WORD, CODE) or tok.low in FILLERS or (tok.low in _LOCAL_STOP and not joined):
+        if tok.kind not in (WORD, CODE, NUM) or tok.low in FILLERS:
             break
-        first, j = j, j - 1
+        if first is None and tok.low in _NOT_LOCAL:
+            break
+        if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
+            digits_after = tokens[first].kind == NUM or tokens[first].low in NUMBER_WORDS
+            if digits_after and tok.kind == WORD and tok.low not in _LOCAL_STOP and tok.low not in _NOT_LOCAL:
+                first = j  # "okonkwo forty two at ...": a name, then digits
+            break
+        if joined and tok.low in _LOCAL_STOP and not _spelled_piece(tok):
+            break
+        first, j, joined = j, j - 1, False
         if _free(tokens, claimed, j) and tokens[j].low in EMAIL_CONNECTORS and j > 0:
             j, joined = j - 1, True
-            continue
-        break
     return first
+
+
+def _tld_ok(label: str) -> bool:
+    return label in TLDS or (len(label) == 2 and label.isalpha())
 
 
 def spoken_emails(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
@@ -84,11 +98,11 @@ def spoken_emails(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
         if not _free(tokens, claimed, j) or tokens[j].kind not in (WORD, CODE):
             continue
         last, labels = j, [tokens[j].low]
-        while j + 2 < n and tokens[j + 1].low in ("dot", "period") and tokens[j + 2].kind in (WORD, CODE):
+        while j + 2 < n and tokens[j + 1].low in ("dot", "period", ".") and tokens[j + 2].kind in (WORD, CODE):
             j += 2
             last = j
             labels.append(tokens[j].low)
-        if not ((len(labels) > 1 and labels[-1] in TLDS) or labels[0] in MAIL_PROVIDERS):
+        if not ((len(labels) > 1 and _tld_ok(labels[-1])) or labels[0] in MAIL_PROVIDERS):
             continue
         first = _email_local(tokens, claimed, at)
         if first is not None:
