@@ -50,7 +50,8 @@ _add("DRIVER_LICENSE", _SPECIFIC, "driver's license|drivers license|driver licen
 _add("IBAN", _SPECIFIC, "iban|international bank account")
 _add("IBAN", _CARDISH, "wire|swift|bic")
 _add("PERSON", _SPECIFIC, "name|names|first name|last name|full name|surname|spell|spelled|"
-     "spelling|spells|cardholder|name on the card|as it appears")
+     "spelling|spells|cardholder|name on the card|as it appears|speaking with|speaking to|who am i|"
+     "who's calling|who is calling")
 _add("EMAIL", _SPECIFIC, "email|e-mail|email address|e mail")
 _add(SUPPRESS, _SUPP, "order|orders|tracking|confirmation|reference|ref|ticket|transaction|"
      "invoice|case number|claim|flight|model|version|step|receipt|promo|coupon|discount|serial|sku|"

@@ -230,16 +230,12 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
         saint = tok.low in ("saint", "st") and k + 1 < n and tokens[k + 1].kind == WORD
         if (tok.low not in STREET_SUFFIXES and not saint) or claimed[k] or tok.kind != WORD:
             continue
-        j, names = k - 1, 0
-        while j >= 0 and names < 4 and not claimed[j] and tokens[j].kind in (WORD, ORD):
-            low = tokens[j].low
-            if low in NUMBER_WORDS or low in FILLERS or (low in COMMON_WORDS and names and tokens[j].kind == WORD
-                                                                 and low not in COMPASS):
-                break
-            j, names = j - 1, names + 1
+        run, names = _house_number(tokens, claimed, k, by_last)
         if saint:
-            j, names, k = k - 1, 1, k + 1  # "12 saint aldates": the name comes after the word
-        run = by_last.get(j)
+            j = k - 1
+            while j >= 0 and tokens[j].low in FILLERS:
+                j -= 1
+            run, names, k = by_last.get(j), 1, k + 1  # "12 saint aldates": the name comes after
         if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
             continue
         last = k
@@ -277,6 +273,23 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
         out.append(Shape(_opener(tokens, claimed, run.prefix_first if run.prefix else run.first), last, "ADDRESS"))
     out += _po_boxes(tokens, claimed, runs)
     return out
+
+
+def _house_number(tokens: list[Token], claimed: list[bool], k: int, by_last: dict[int, NumberRun]) -> tuple[NumberRun | None, int]:
+    """The house number said before the street word at tokens[k], and how many name words lie
+    between them (up to four: "old mill run", "north cedar ridge road"; fillers skipped)."""
+    j, names = k - 1, 0
+    while j >= 0 and names <= 4 and not claimed[j]:
+        low = tokens[j].low
+        if names and j in by_last:
+            return by_last[j], names
+        if low in FILLERS:
+            j -= 1
+            continue
+        if tokens[j].kind not in (WORD, ORD) or low in NUMBER_WORDS:
+            break
+        j, names = j - 1, names + 1
+    return None, 0
 
 
 _AFTER_ADDRESS = frozenset("postcode zip postal last next this please thanks".split())

@@ -49,6 +49,9 @@ def _valueish(tokens: list[Token], k: int, kind: str, claimed: list[bool]) -> bo
     if tok.low in ("a", "i"):
         # a letter only among letters and digits ("c f ten one a a"), never "a month"
         nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        prev = tokens[k - 1] if k > 0 else None
+        if prev is not None and prev.kind == WORD and len(prev.low) == 1:
+            return True
         return nxt is None or nxt.kind in (PUNCT, NUM) or len(nxt.low) == 1 or nxt.low in NUMBER_WORDS
     return letter_at(tokens, k, claimed) is not None
 

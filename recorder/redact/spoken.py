@@ -38,7 +38,7 @@ WORD, NUM, CODE, ORD, PUNCT = "w", "n", "c", "o", "p"
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*(?:-[A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
 _ORDINAL = re.compile(r"\d{1,2}(?:st|nd|rd|th)", re.IGNORECASE)
-_RUN_SEPARATORS = frozenset(",-")
+_RUN_SEPARATORS = frozenset(",-/")
 _SPOKEN_SEPARATORS = frozenset(("dash", "hyphen", "slash"))
 
 
