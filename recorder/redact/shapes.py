@@ -16,6 +16,7 @@ from recorder.redact.lexicon import (
     DIGIT_WORDS,
     EMAIL_CONNECTORS,
     FILLERS,
+    HOMOPHONES,
     MAIL_PROVIDERS,
     MONTHS,
     NATO,
@@ -65,15 +66,19 @@ def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | Non
     joined = False
     while _free(tokens, claimed, j):
         tok = tokens[j]
+        inside = first is not None and _spelled_piece(tokens[first]) and j > 0 and _spelled_piece(tokens[j - 1])
+        if inside and (tok.low in FILLERS or tok.low in ("-", ",") or tok.low in HOMOPHONES):
+            j -= 1  # "forty-two", "j uh o h n", "four to six" between spelled pieces
+            continue
         if tok.kind not in (WORD, CODE, NUM) or tok.low in FILLERS:
             break
         if first is None and tok.low in _NOT_LOCAL:
             break
         if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
             digits_after = tokens[first].kind == NUM or tokens[first].low in NUMBER_WORDS
-            if digits_after and tok.kind == WORD and tok.low not in _LOCAL_STOP and tok.low not in _NOT_LOCAL:
-                first = j  # "okonkwo forty two at ...": a name, then digits
-            break
+            if not (digits_after and tok.kind == WORD and tok.low not in _LOCAL_STOP and tok.low not in _NOT_LOCAL):
+                break
+            # "okonkwo forty two at ...": a name, then digits; a connector may join more before it
         if joined and tok.low in _LOCAL_STOP and not _spelled_piece(tok):
             break
         first, j, joined = j, j - 1, False

@@ -63,9 +63,24 @@ def name_class(low: str) -> str:
     is_ordinary = low in ordinary()
     if is_name:
         return AMBIGUOUS if is_ordinary else STRONG
-    if is_ordinary or not _pronounceable(word):
+    if is_ordinary or not _pronounceable(word) or _inflected(low):
         return ORDINARY
     return UNKNOWN
+
+
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "est", "ies", "ied")
+
+
+def _inflected(low: str) -> bool:
+    """An inflection of an ordinary word ("departs", "rebooted"): the dictionary lists stems."""
+    words = ordinary()
+    for suffix in _SUFFIXES:
+        if low.endswith(suffix) and len(low) - len(suffix) >= 3:
+            stem = low[: -len(suffix)]
+            if stem in words or stem + "e" in words or (suffix in ("ies", "ied") and stem + "y" in words) \
+                    or (len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in words):
+                return True
+    return False
 
 
 def _pronounceable(word: str) -> bool:
