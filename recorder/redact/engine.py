@@ -136,10 +136,10 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         if rng is not None and not any(claimed[k] for k in range(rng[0], rng[1] + 1)):
             fixed(rng[0], rng[1], "slashdate")
     cased = any(c.isupper() for c in text) and any(c.islower() for c in text)
-    for sh in find_names(tokens, claimed, cased):
-        fixed(sh.first, sh.last, "fixed", "PERSON")
     for sh in spoken_emails(tokens, claimed):
         fixed(sh.first, sh.last, "fixed", "EMAIL")
+    for sh in find_names(tokens, claimed, cased):
+        fixed(sh.first, sh.last, "fixed", "PERSON")
     cues = _cues(tokens, claimed)
     if conv.carry is not None and conv.carry.best(conv.card_seen) == "PERSON":
         answer = answer_name(tokens, claimed, 0, 6)

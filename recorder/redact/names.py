@@ -166,6 +166,12 @@ _VOCATIVE_CUES = frozenset("thanks thank okay ok hi hello hey sorry alright grea
                            "morning afternoon evening".split())
 _AFTER_VOCATIVE = frozenset("let i i'm i've i'll we we'll we're you your you're can could just so please "
                             "how what one hold give bear that's this is".split())
+_NAME_BEFORE = frozenset("is it's was to for with from under and or by thanks thank okay ok hi hello hey dear "
+                         "mr mrs ms dr sorry yes yeah um uh er called named call me ask tell told mother "
+                         "father wife husband son daughter brother sister partner friend colleague "
+                         "manager named surname name".split())
+_NAME_AFTER = frozenset("speaking here calling said says told asked called mentioned is was will "
+                        "please".split()) | frozenset(",.?!")
 _SELF_NAMING = frozenset("speaking here calling".split())
 
 
@@ -205,6 +211,9 @@ def lexicon_names(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
             given = tokens[i].low in given_names()
             sure = (prev in _VOCATIVE_CUES and (nxt in _AFTER_VOCATIVE or (given and (nxt in ",.!?" or nxt == "")))) \
                 or (nxt in _SELF_NAMING and prev in ("", "it's", "is", "um", "uh", "yes", "hi"))
+        if sure and len(classes) == 1 and classes[0] == UNKNOWN and i > 0 and tokens[i - 1].kind == WORD:
+            # one word in neither list ("json", "adaeze") is a name only where names stand
+            sure = prev in _NAME_BEFORE or nxt in _NAME_AFTER or nxt == ""
         if sure and prev not in _NOT_BEFORE and nxt not in _NOT_AFTER:
             out.append(Shape(i, last, "PERSON"))
         i = last + 1

@@ -70,8 +70,8 @@ def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | Non
         if inside and (tok.low in FILLERS or tok.low in ("-", ",") or tok.low in HOMOPHONES):
             j -= 1  # "forty-two", "j uh o h n", "four to six" between spelled pieces
             continue
-        if tok.kind not in (WORD, CODE, NUM) or tok.low in FILLERS:
-            break
+        if tok.kind not in (WORD, CODE, NUM) or (tok.low in FILLERS and first is not None and not joined):
+            break  # a filler said as part of the address ("ah at ...", "aa dot uh at") still counts
         if first is None and tok.low in _NOT_LOCAL:
             break
         if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
