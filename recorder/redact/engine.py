@@ -296,7 +296,7 @@ def _redact_into(text: str, conv: _Conversation, speaker: str | None = None) -> 
     return make_redaction(text, conv.spans)
 
 
-def redact_text(text: str, channel: str | None = None, policy: str = "strict") -> Redaction:
+def redact_text(text: str, channel: str | None = None, policy: str = STRICT) -> Redaction:
     """Redact one text; speaker labels inside it ('agent: ... caller: ...') carry context."""
     del channel  # both parties say PII; the channel does not change what is detected
     return _redact_into(text, _Conversation(policy=check_policy(policy)))
@@ -317,7 +317,7 @@ class Turn:
         return f"Turn(speaker={self.speaker!r}, text_len={len(self.text)})"
 
 
-def redact_conversation(turns: Sequence[Turn], policy: str = "strict") -> list[Redaction]:
+def redact_conversation(turns: Sequence[Turn], policy: str = STRICT) -> list[Redaction]:
     """Redact turns in order; a question in one turn types the bare answer in the next."""
     conv = _Conversation(policy=check_policy(policy))
     return [_redact_into(turn.text, conv, turn.speaker) for turn in turns]

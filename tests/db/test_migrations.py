@@ -45,7 +45,7 @@ def test_upgrade_is_repeatable(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0004"
+            assert MigrationContext.configure(conn).get_current_revision() == "0005"
     finally:
         engine.dispose()
 
