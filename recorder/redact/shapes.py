@@ -48,6 +48,7 @@ def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
 _LOCAL_STOP = frozenset("is was me email address mail e-mail it's its to at be reach us them him her "
                         "you i my your and or on as by the a an is it that's".split())
 _NOT_LOCAL = frozenset("is was are email e-mail address mail it's that's my".split())
+_BEFORE_DIGITS_STOP = _NOT_LOCAL | frozenset("to at it and or the a an me".split())
 
 
 def _spelled_piece(tok: Token) -> bool:
@@ -70,17 +71,17 @@ def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | Non
         if inside and (tok.low in FILLERS or tok.low in ("-", ",") or tok.low in HOMOPHONES):
             j -= 1  # "forty-two", "j uh o h n", "four to six" between spelled pieces
             continue
-        if tok.kind not in (WORD, CODE, NUM) or (tok.low in FILLERS and first is not None and not joined):
+        joins_more = j > 0 and tokens[j - 1].low in EMAIL_CONNECTORS
+        if tok.kind not in (WORD, CODE, NUM) or (tok.low in FILLERS and first is not None and not joined
+                                                 and not joins_more):
             break  # a filler said as part of the address ("ah at ...", "aa dot uh at") still counts
         if first is None and tok.low in _NOT_LOCAL:
             break
         if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
             digits_after = tokens[first].kind == NUM or tokens[first].low in NUMBER_WORDS
-            if not (digits_after and tok.kind == WORD and tok.low not in _LOCAL_STOP and tok.low not in _NOT_LOCAL):
+            if not (digits_after and tok.kind == WORD and (joins_more or tok.low not in _BEFORE_DIGITS_STOP)):
                 break
             # "okonkwo forty two at ...": a name, then digits; a connector may join more before it
-        if joined and tok.low in _LOCAL_STOP and not _spelled_piece(tok):
-            break
         first, j, joined = j, j - 1, False
         if _free(tokens, claimed, j) and tokens[j].low in EMAIL_CONNECTORS and j > 0:
             j, joined = j - 1, True

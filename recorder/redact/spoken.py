@@ -158,8 +158,8 @@ def _scaled(tokens: list[Token], i: int, n: int, claimed: list[bool]) -> tuple[s
         if scale == 100 and tokens[j].low in ("oh", "o", "zero") and j + 1 < n and tokens[j + 1].low in DIGIT_WORDS:
             return str(value + int(DIGIT_WORDS[tokens[j + 1].low])), j + 2  # "eight hundred oh six"
         tail = _small_number(tokens, j, n)
-        if tail is not None:
-            return str(value + tail[0]), tail[1]
+        if tail is not None and not (tail[1] < n and tokens[tail[1]].low in SCALES):
+            return str(value + tail[0]), tail[1]  # not "one hundred | one hundred"
     if tokens[j - 1].low == "and":
         j -= 1
     return str(value), j
@@ -185,8 +185,11 @@ def _item(tokens: list[Token], i: int, n: int, claimed: list[bool], have: bool) 
         return str(small[0]), small[1], True
     if low in ("o", "oh"):
         # "oh" is a zero only next to other digits, never as an interjection on its own.
-        if nxt is not None and nxt.low == "-" and i + 2 < n and not claimed[i + 2]:
-            nxt = tokens[i + 2]
+        k = _glue(tokens, i + 1, claimed)
+        if k < n and tokens[k].low == "-":
+            k += 1
+        if k != i + 1:
+            nxt = tokens[k] if k < n and not claimed[k] else None
         if have or (nxt is not None and (nxt.kind == NUM or nxt.low in DIGIT_WORDS or nxt.low in REPEATS
                                          or nxt.low in TEENS or nxt.low in TENS)):
             return "0", i + 1, True
