@@ -269,7 +269,8 @@ def _emit(tokens: list[Token], claimed: list[bool], found: list[tuple[int, int, 
     if conv.policy == STRICT and asked in SLOT_TYPES and tokens:
         stops = {c.first for c in cues if c.kind != asked}
         extent = answer_extent(tokens, asked, stops, COMMON_WORDS)
-        if extent is not None:
+        if extent is not None:  # the answer is the asked value, whatever a detector took it for
+            out = [o for o in out if not extent[0] <= o[0] <= o[1] <= extent[1]]
             out.append((extent[0], extent[1], asked))
     for first, last, kind in out:
         conv.spans.append(Span(base + tokens[first].start, base + tokens[last].end, kind))
