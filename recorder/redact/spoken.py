@@ -243,7 +243,12 @@ def _letter_prefix(tokens: list[Token], first: int, claimed: list[bool]) -> tupl
     """Letters said right before a run ("d e one six", "delta echo one six", "d as in dog"):
     (letters, index of the first letter), at most four of them."""
     best: tuple[str, int] = ("", first)
-    for start in range(max(0, first - 16), first):
+    lo = first
+    while lo > 0 and first - lo < 16 and tokens[lo - 1].kind in (WORD, PUNCT) and (
+            len(tokens[lo - 1].low) == 1 or tokens[lo - 1].low in NATO or tokens[lo - 1].low in ("as", "in")
+            or (lo >= 2 and tokens[lo - 2].low == "in")):
+        lo -= 1
+    for start in range(lo, first):
         if claimed[start]:
             continue
         letters, end = _letters(tokens, start, claimed)
