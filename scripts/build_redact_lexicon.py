@@ -6,7 +6,9 @@ Sources, all public and shipped in packages on PyPI (install them only to rebuil
   every given name (male and female lists) and the surnames that cover 80 % of the population;
 - ordinary English: the 60,000 most frequent English words of `wordfreq` 3.1 (data CC BY-SA
   4.0, Robyn Speer) that are either lower-case entries of Webster's Second International
-  (`english-words` 2.0, web2 list, public domain) or frequent (Zipf >= 4: "okay", "email", "amazon") and not census names.
+  (`english-words` 2.0, web2 list, public domain), or frequent (Zipf >= 4: "okay", "email",
+  "amazon") and no census name, or headwords of GCIDE (GPL-3.0, in `english-words`; used only
+  to test membership, no entry is copied) that are at most a rare surname ("box").
   A name that is also an ordinary word ("grace", "mark", "bill") is thus in both files: the
   engine treats it as ambiguous and wants context.
 
@@ -37,12 +39,21 @@ def main(argv: list[str]) -> int:
 
     census = Path(argv[0])
     given = sorted(set(_census(census / "dist.male.first", None) + _census(census / "dist.female.first", None)))
-    surnames = sorted(set(_census(census / "dist.all.last", 80.0)))
+    ranked = _census(census / "dist.all.last", 80.0)  # most frequent first
+    surnames = sorted(set(ranked))
     names = set(given) | set(surnames)
+    common_surnames = set(ranked[:1000]) | set(given)
     web2 = get_english_words_set(["web2"], lower=False)
+    gcide = get_english_words_set(["gcide"], lower=True)  # headwords, all capitalised there
+
+    def is_ordinary(w: str) -> bool:
+        if w in web2 or (w not in names and zipf_frequency(w, "en") >= 4.0):
+            return True
+        # a dictionary word that is only a rare surname ("box", "table") is an ordinary word
+        return w in gcide and w not in common_surnames and zipf_frequency(w, "en") >= 3.5
+
     ordinary = sorted(w for w in top_n_list("en", 60000, wordlist="best")
-                      if w.replace("'", "").isalpha() and
-                      (w in web2 or (w not in names and zipf_frequency(w, "en") >= 4.0)))
+                      if w.replace("'", "").isalpha() and is_ordinary(w))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "given_names.txt").write_text("\n".join(given) + "\n")
     (OUT / "surnames.txt").write_text("\n".join(surnames) + "\n")

@@ -72,6 +72,14 @@ US_STATES = _words(
     "al ak az ar ca co ct de fl ga hi id il ia ks ky la md ma mi mn ms mo mt ne nv nh nj nm "
     "ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc"
 )
+# Countries said at the end of an address ("..., dunedin new zealand").
+COUNTRIES = _words(
+    "usa us uk england scotland wales ireland canada australia germany france spain italy "
+    "portugal netherlands belgium switzerland austria sweden norway denmark finland poland "
+    "mexico brazil india nigeria ghana kenya japan china singapore philippines"
+)
+COUNTRY_PAIRS = frozenset({("new", "zealand"), ("united", "kingdom"), ("united", "states"),
+                           ("northern", "ireland"), ("south", "africa"), ("hong", "kong")})
 # Two-word states are matched on their second word after the first.
 STATE_SECOND_WORDS = _words("hampshire jersey mexico york carolina dakota island virginia columbia")
 STATE_FIRST_WORDS = _words("new north south rhode west district")

@@ -13,6 +13,8 @@ from recorder.redact.lexicon import (
     ADDRESS_OPENERS,
     COMMON_WORDS,
     COMPASS,
+    COUNTRIES,
+    COUNTRY_PAIRS,
     DIGIT_WORDS,
     EMAIL_CONNECTORS,
     FILLERS,
@@ -218,8 +220,12 @@ def spelled_letters(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
 
 
 def _state_end(tokens: list[Token], i: int) -> int | None:
-    """Last index of a US state name starting at tokens[i], or None."""
+    """Last index of a US state or a country name starting at tokens[i], or None."""
     tok = tokens[i]
+    if i + 1 < len(tokens) and (tok.low, tokens[i + 1].low) in COUNTRY_PAIRS:
+        return i + 1
+    if tok.low in COUNTRIES:
+        return i
     if tok.low in STATE_FIRST_WORDS and i + 1 < len(tokens) and tokens[i + 1].low in STATE_SECOND_WORDS:
         return i + 1
     if tok.low in US_STATES and (len(tok.low) > 2 or tokens[i].upper):
@@ -255,7 +261,7 @@ def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
             elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
                 last, m = m + 1, m + 2
         city = -1
-        comma = False
+        comma = m > 0 and tokens[m - 1].low == ","
         for s in range(m, min(n, m + 5)):
             end = _state_end(tokens, s)
             if end is not None:
@@ -338,8 +344,13 @@ def _po_boxes(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -
         m = last + 1
         if m < n and tokens[m].low == ",":
             m += 1
-        while m < n and m - last <= 3 and tokens[m].kind == WORD and tokens[m].low not in COMMON_WORDS \
-                and tokens[m].low not in FILLERS:
+        while m < n and m - last <= 3 and tokens[m].kind == WORD and tokens[m].low not in FILLERS:
+            end = _state_end(tokens, m)
+            if end is not None:
+                last = end
+                break
+            if tokens[m].low in COMMON_WORDS:
+                break
             last, m = m, m + 1
         out.append(Shape(first, last, "ADDRESS"))
     return out
