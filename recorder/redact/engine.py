@@ -1,10 +1,12 @@
 """The redaction engine: one pass per speaker segment, context carried from segment to segment.
 
 Order of work inside a segment (each step claims its tokens so later steps skip them):
-written forms → introduced names → cue phrases → a name answering a carried name question →
-spoken emails → dates → digit runs → street addresses → spelled letters → mixed codes.
-Then cues and candidate values are walked in text order and each value is typed by the cue
-group before it (context.py). Nothing here touches I/O; everything is a pure function of text.
+written forms → spoken emails → introduced names → cue phrases → a name answering a carried
+name question → dates → digit runs → addresses → IPs → spelled letters → names from the word
+lists → mixed codes. Then cues and candidate values are walked in text order and each value is
+typed by the cue group before it (context.py); found values reach over their value-like
+neighbours, and under the strict policy the answer to the other party's question is redacted
+whole (slots.py). Nothing here touches I/O; everything is a pure function of text.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from recorder.redact.context import (
     classify_digits,
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
-from recorder.redact.lexicon import COMMON_WORDS, FILLERS
+from recorder.redact.lexicon import FILLERS
 from recorder.redact.names import answer_name, find_names, lexicon_names
 from recorder.redact.policy import STRICT, check_policy
 from recorder.redact.slots import SLOT_TYPES, answer_extent, extend
@@ -268,7 +270,7 @@ def _emit(tokens: list[Token], claimed: list[bool], found: list[tuple[int, int, 
         out.append((first, last, kind))
     if conv.policy == STRICT and asked in SLOT_TYPES and tokens:
         stops = {c.first for c in cues if c.kind != asked}
-        extent = answer_extent(tokens, asked, stops, COMMON_WORDS)
+        extent = answer_extent(tokens, asked, stops)
         if extent is not None:  # the answer is the asked value, whatever a detector took it for
             out = [o for o in out if not extent[0] <= o[0] <= o[1] <= extent[1]]
             out.append((extent[0], extent[1], asked))

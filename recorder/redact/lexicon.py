@@ -38,7 +38,6 @@ ORDINALS: dict[str, int] = {
     "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
     "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }
-ORDINAL_SUFFIXES = _words("st nd rd th")
 
 FILLERS = _words("uh um er erm uhm umm hmm hm ah eh mm uhh")
 # Words of a self-correction inside a number ("four one five sorry four one six"); "i mean" too.
@@ -62,7 +61,6 @@ STREET_SUFFIXES = _words(
 )
 # Words that open an address before its house number ("flat 3b, 27 ..."), and P.O. boxes.
 ADDRESS_OPENERS = _words("flat apartment apt unit suite lot building bldg block plot")
-COMPASS = _words("north south east west northeast northwest southeast southwest n s e w ne nw se sw")
 UNIT_WORDS = _words("apartment apt unit suite ste floor building bldg room number #")
 US_STATES = _words(
     "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia "

@@ -1,10 +1,10 @@
-"""Person names said after an introduction cue, and names given as the answer to a question.
+"""Person names: after introduction cues, as the answer to a question, and without any cue.
 
-Only cues find names: "my name is ...", "this is ... calling", "thanks, Emily", "Okay Miguel,".
-A token is taken for a given name when it is capitalised in a cased transcript, or when it is in
-a general list of common given names, or (lower-case STT after a strong cue) when it is not a
-frequent English word. Surnames extend a given name by up to two such tokens. Company names
-("this is Best Buy") fail because their words are frequent words.
+Cues: "my name is ...", "this is ... calling", "thanks, Emily", "the holder is ...", "through to
+...". Without a cue, the word lists decide (vocabulary.py): a census name that is no ordinary
+English word ("garcia", "nguyen") or a word in neither list ("adaeze") is a name where it
+stands; an ambiguous one ("grace", "mark", "baker") needs context: a vocative, "this is", a
+neighbouring name. Company names ("this is Best Buy") fail because their words are ordinary.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def answer_name(tokens: list[Token], claimed: list[bool], start: int, limit: int
 
 
 _NOT_BEFORE = frozenset("the a an my your our their this that these those his her its some any in near "
-                        "on at by per our".split())
+                        "on at by per".split())
 _NOT_AFTER = frozenset("model models app tv router box device plan account card store brand phone laptop "
                        "order number version update series edition pro max ultra plus mini dollars".split())
 _VOCATIVE_CUES = frozenset("thanks thank okay ok hi hello hey sorry alright great perfect yes "
@@ -167,7 +167,7 @@ _VOCATIVE_CUES = frozenset("thanks thank okay ok hi hello hey sorry alright grea
 _AFTER_VOCATIVE = frozenset("let i i'm i've i'll we we'll we're you your you're can could just so please "
                             "how what one hold give bear that's this is".split())
 _NAME_BEFORE = frozenset("is it's was to for with from under and or by thanks thank okay ok hi hello hey dear "
-                         "mr mrs ms dr sorry yes yeah um uh er called named call me ask tell told mother "
+                         "mr mrs ms dr sorry yes yeah um uh er called call me ask tell told mother "
                          "father wife husband son daughter brother sister partner friend colleague "
                          "manager named surname name".split())
 _NAME_AFTER = frozenset("speaking here calling said says told asked called mentioned is was will "

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from recorder.redact.lexicon import (
     ADDRESS_OPENERS,
     COMMON_WORDS,
-    COMPASS,
     COUNTRIES,
     COUNTRY_PAIRS,
     DIGIT_WORDS,
@@ -47,8 +46,6 @@ def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
     return 0 <= i < len(tokens) and not claimed[i]
 
 
-_LOCAL_STOP = frozenset("is was me email address mail e-mail it's its to at be reach us them him her "
-                        "you i my your and or on as by the a an is it that's".split())
 _NOT_LOCAL = frozenset("is was are email e-mail address mail it's that's my".split())
 _BEFORE_DIGITS_STOP = _NOT_LOCAL | frozenset("to at it and or the a an me".split())
 

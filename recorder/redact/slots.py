@@ -22,6 +22,7 @@ from recorder.redact.lexicon import (
     ORDINALS,
 )
 from recorder.redact.spoken import CODE, NUM, ORD, PUNCT, WORD, Token, letter_at
+from recorder.redact.vocabulary import ORDINARY, name_class
 
 CODE_TYPES = frozenset("CREDIT_CARD CVV SSN BANK_ACCOUNT ROUTING_NUMBER IBAN PASSPORT DRIVER_LICENSE "
                        "PHONE ZIP CARD_EXPIRY DATE_OF_BIRTH NUMBER".split())
@@ -102,7 +103,7 @@ def extend(tokens: list[Token], first: int, last: int, kind: str, claimed: list[
     return first, last
 
 
-def answer_extent(tokens: list[Token], kind: str, stops: set[int], ordinary: frozenset[str]) -> tuple[int, int] | None:
+def answer_extent(tokens: list[Token], kind: str, stops: set[int]) -> tuple[int, int] | None:
     """Tokens [first, last] of the answer to a question for `kind`, or None if it holds no value.
 
     The answer starts after lead-ins ("yeah sure it's") and ends before a courtesy tail
@@ -132,5 +133,5 @@ def answer_extent(tokens: list[Token], kind: str, stops: set[int], ordinary: fro
         ok = any(tokens[k].kind in (NUM, CODE) or tokens[k].low in NUMBER_WORDS for k in range(first, last + 1))
     else:
         ok = any(tokens[k].kind in (NUM, CODE) or tokens[k].low in NUMBER_WORDS
-                 or (tokens[k].kind == WORD and tokens[k].low not in ordinary) for k in range(first, last + 1))
+                 or (tokens[k].kind == WORD and name_class(tokens[k].low) != ORDINARY) for k in range(first, last + 1))
     return (first, last) if ok else None

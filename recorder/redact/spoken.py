@@ -27,7 +27,6 @@ from recorder.redact.lexicon import (
     FILLERS,
     HOMOPHONES,
     NATO,
-    ORDINAL_SUFFIXES,
     REPEATS,
     SCALES,
     TEENS,
@@ -327,11 +326,3 @@ def number_runs(tokens: list[Token], claimed: list[bool]) -> list[NumberRun]:
         runs.append(run)
         i = run.last + 1
     return runs
-
-
-def is_filler(tok: Token) -> bool:
-    return tok.low in FILLERS
-
-
-def is_ordinal_suffix(tok: Token) -> bool:
-    return tok.low in ORDINAL_SUFFIXES
