@@ -173,6 +173,8 @@ _NAME_BEFORE = frozenset("is it's was to for with from under and or by thanks th
 _NAME_AFTER = frozenset("speaking here calling said says told asked called mentioned is was will "
                         "please".split()) | frozenset(",.?!")
 _SELF_NAMING = frozenset("speaking here calling".split())
+# the subject of a verb of saying at the start of an utterance is a person ("bill said ...")
+_SPEECH_VERBS = frozenset("said says told asked mentioned promised explained".split())
 
 
 def _cls(tokens: list[Token], k: int) -> str:
@@ -199,8 +201,8 @@ def lexicon_names(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
         classes: list[str] = []
         while j < n and len(classes) < 3 and not claimed[j]:
             c = _cls(tokens, j)
-            if c == ORDINARY:
-                break
+            if c == ORDINARY or (j > i and tokens[j].low in _SPEECH_VERBS):
+                break  # "king said ...": "said" is a surname too, but not after a name
             classes.append(c)
             j += 1
         last = j - 1
@@ -209,8 +211,9 @@ def lexicon_names(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
         sure = any(c in (STRONG, UNKNOWN) for c in classes)
         if not sure and tokens[i].low not in COMMON_WORDS:
             given = tokens[i].low in given_names()
+            at_start = prev in ("", "it's", "is", "um", "uh", "yes", "hi", "so", "well", "and", ",", ".")
             sure = (prev in _VOCATIVE_CUES and (nxt in _AFTER_VOCATIVE or (given and (nxt in ",.!?" or nxt == "")))) \
-                or (nxt in _SELF_NAMING and prev in ("", "it's", "is", "um", "uh", "yes", "hi"))
+                or (nxt in _SELF_NAMING and at_start) or (nxt in _SPEECH_VERBS and at_start)
         if sure and len(classes) == 1 and classes[0] == UNKNOWN and i > 0 and tokens[i - 1].kind == WORD:
             # one word in neither list ("json", "adaeze") is a name only where names stand
             sure = prev in _NAME_BEFORE or nxt in _NAME_AFTER or nxt == ""
