@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the repository, when not installed
 
 from pii_corpus import SPLITS, rows as corpus_rows  # noqa: E402
 from recorder.redact import redact_text  # noqa: E402
