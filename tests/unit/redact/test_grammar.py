@@ -109,3 +109,17 @@ def test_dates_of_birth_in_digits_never_survive(day: object, cue: str, seed: int
     said = pii_corpus.say_digits(f"{day.month:02d}{day.day:02d}{day.year % 100:02d}",
                                  rng.choice(["single", "pairs_oh", "double"]), rng, [2, 2, 2])
     _assert_gone(cue, said)
+
+
+@given(st.sampled_from(["DE", "FR", "ES", "NL", "GB"]), st.text("0123456789", min_size=14, max_size=22),
+       st.sampled_from(SPOKEN), st.sampled_from(["plain", "nato", "as_in"]), seeds,
+       st.sampled_from(["my iban is ", "please wire it to ", "agent: can you read me the iban caller: "]))
+def test_ibans_never_survive_spelled_letters_and_any_rendering(country: str, bban: str, style: str, letters: str,
+                                                               seed: int, cue: str) -> None:
+    rng = random.Random(seed)
+    value = pii_corpus.iban(country, bban)
+    said_letters = {"plain": " ".join(country.lower()),
+                    "nato": " ".join(pii_corpus.NATO[ord(c) - 65] for c in country),
+                    "as_in": " ".join(f"{c.lower()} as in {pii_corpus.NATO[ord(c) - 65]}" for c in country)}[letters]
+    said = said_letters + " " + pii_corpus.say_digits(value[2:], style, rng, [2, 4, 4, 4, 4, 4, 4])
+    _assert_gone(cue, said)
