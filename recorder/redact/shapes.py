@@ -74,7 +74,7 @@ def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | Non
         if tok.kind not in (WORD, CODE, NUM) or (tok.low in FILLERS and first is not None and not joined
                                                  and not joins_more):
             break  # a filler said as part of the address ("ah at ...", "aa dot uh at") still counts
-        if first is None and tok.low in _NOT_LOCAL:
+        if first is None and tok.low in _NOT_LOCAL and not joins_more:
             break
         if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
             digits_after = tokens[first].kind == NUM or tokens[first].low in NUMBER_WORDS
@@ -230,58 +230,95 @@ def _state_end(tokens: list[Token], i: int) -> int | None:
     return None
 
 
+_STREET_FIRST = frozenset("saint st rue via calle avenida rua piazza plaza chemin strada".split())
+_PARTICLES = frozenset("de des du la le les del di da do dos das della van von der".split())
+_COMPOUND_SUFFIXES = ("strasse", "straße", "str", "weg", "gasse", "platz", "allee", "laan", "straat",
+                      "gracht", "vej", "gatan", "gade", "damm", "ring", "steig")
+
+
 def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
-    """House number + street name + suffix, then unit, city and state when said."""
+    """House number + street name + suffix ("27 rosebery lane"), street word first ("14 rue des
+    lilas", "12 saint aldates"), or continental name + number ("hauptstrasse 12"); then unit,
+    town and state or country when said."""
     by_last = {r.last: r for r in runs}
+    by_first = {r.first: r for r in runs}
     out: list[Shape] = []
     n = len(tokens)
     for k, tok in enumerate(tokens):
-        saint = tok.low in ("saint", "st") and k + 1 < n and tokens[k + 1].kind == WORD
-        if (tok.low not in STREET_SUFFIXES and not saint) or claimed[k] or tok.kind != WORD:
+        if claimed[k] or tok.kind != WORD:
             continue
-        run, names = _house_number(tokens, claimed, k, by_last)
-        if saint:
+        if tok.low in _STREET_FIRST and k + 1 < n and tokens[k + 1].kind == WORD:
             j = k - 1
             while j >= 0 and tokens[j].low in FILLERS:
                 j -= 1
-            run, names, k = by_last.get(j), 1, k + 1  # "12 saint aldates": the name comes after
-        if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
-            continue
-        last = k
-        m = k + 1
-        if m < n and tokens[m].low in (",", "."):
-            m += 1
-        if m + 1 < n and (tokens[m].low in UNIT_WORDS - {"number"}):
-            unit = run_at(tokens, m + 1, claimed)
-            if unit is not None:
-                last, m = unit.last, unit.last + 1
-            elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
-                last, m = m + 1, m + 2
-        city = -1
-        comma = m > 0 and tokens[m - 1].low == ","
-        for s in range(m, min(n, m + 5)):
-            end = _state_end(tokens, s)
-            if end is not None:
-                last = end
-                break
-            if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS
-                                         or tokens[s].low in FILLERS or tokens[s].low in _AFTER_ADDRESS):
-                break
-            if tokens[s].low != ",":
-                city = s
-                if comma:
-                    last = s  # ", york": a town said after a comma belongs to the address
-            else:
-                comma = True
+            run, end = by_last.get(j), _name_words(tokens, claimed, k + 1)
+            if run is None or end is None or not 1 <= len(run.digits) <= 6:
+                continue
+            first, last = run.prefix_first if run.prefix else run.first, end
+        elif tok.low in STREET_SUFFIXES:
+            run, names = _house_number(tokens, claimed, k, by_last)
+            if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
+                continue
+            first, last = run.prefix_first if run.prefix else run.first, k
+        elif tok.low.endswith(_COMPOUND_SUFFIXES) and len(tok.low) > 6 and k + 1 < n \
+                and (k + 1) in by_first and len(by_first[k + 1].digits) <= 4:
+            first, last = k, by_first[k + 1].last  # "hauptstrasse 12"
         else:
-            # a city said last ("... wallaby way sydney") belongs to the address too
-            if city >= 0 and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
-                last = city
-        if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
-            last = city
-        out.append(Shape(_opener(tokens, claimed, run.prefix_first if run.prefix else run.first), last, "ADDRESS"))
+            continue
+        out.append(Shape(_opener(tokens, claimed, first), _address_end(tokens, claimed, last), "ADDRESS"))
     out += _po_boxes(tokens, claimed, runs)
     return out
+
+
+def _name_words(tokens: list[Token], claimed: list[bool], i: int) -> int | None:
+    """Last token of a street name said after its street word ("des lilas", "aldates")."""
+    last = None
+    for j in range(i, min(len(tokens), i + 4)):
+        tok = tokens[j]
+        if claimed[j] or tok.kind != WORD or tok.low in FILLERS:
+            break
+        if tok.low in _PARTICLES:
+            continue
+        if tok.low in COMMON_WORDS or tok.low in UNIT_WORDS or tok.low in _AFTER_ADDRESS:
+            break
+        last = j
+        if tok.low in STREET_SUFFIXES:
+            break  # "saint giles road"
+    return last
+
+
+def _address_end(tokens: list[Token], claimed: list[bool], last: int) -> int:
+    """Last token of an address whose street ends at `last`: a unit, then a town, state or country."""
+    n = len(tokens)
+    m = last + 1
+    if m < n and tokens[m].low in (",", "."):
+        m += 1
+    if m + 1 < n and (tokens[m].low in UNIT_WORDS - {"number"}):
+        unit = run_at(tokens, m + 1, claimed)
+        if unit is not None:
+            last, m = unit.last, unit.last + 1
+        elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
+            last, m = m + 1, m + 2
+    city = -1
+    comma = m > 0 and tokens[m - 1].low == ","
+    for s in range(m, min(n, m + 5)):
+        end = _state_end(tokens, s)
+        if end is not None:
+            return end
+        if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS
+                                     or tokens[s].low in FILLERS or tokens[s].low in _AFTER_ADDRESS):
+            break
+        if tokens[s].low != ",":
+            city = s
+            if comma:
+                last = s  # ", york": a town said after a comma belongs to the address
+        else:
+            comma = True
+    # a town said last ("... wallaby way sydney", "... exeter thanks") belongs to the address too
+    if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)
+                                      or tokens[city + 1].low in _AFTER_TOWN):
+        last = city
+    return last
 
 
 def _house_number(tokens: list[Token], claimed: list[bool], k: int, by_last: dict[int, NumberRun]) -> tuple[NumberRun | None, int]:
@@ -302,6 +339,7 @@ def _house_number(tokens: list[Token], claimed: list[bool], k: int, by_last: dic
 
 
 _AFTER_ADDRESS = frozenset("postcode zip postal last next this please thanks".split())
+_AFTER_TOWN = _AFTER_ADDRESS | FILLERS | frozenset("thank okay ok is and for right correct".split())
 
 
 def _opener(tokens: list[Token], claimed: list[bool], first: int) -> int:

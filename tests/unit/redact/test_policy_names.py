@@ -67,6 +67,10 @@ def test_ordinary_words_that_are_also_names_stay(text: str) -> None:
     ("we're at nineteen oh four north cedar ridge road", "nineteen oh four north cedar ridge road"),
     ("it's 12 saint giles, oxford", "12 saint giles, oxford"),
     ("lot 14 old mill run", "lot 14 old mill run"),
+    ("ship it to hauptstrasse 12, berlin", "hauptstrasse 12, berlin"),
+    ("i live at 14 rue des lilas, paris", "14 rue des lilas, paris"),
+    ("it's 9 saint giles unit 4 thanks", "9 saint giles unit 4"),
+    ("lot 7 foxglove bend halifax thanks", "lot 7 foxglove bend halifax"),
 ])
 def test_addresses_beyond_the_us_street_suffix(text: str, address: str) -> None:
     red = redact_text(text)
