@@ -8,7 +8,8 @@ times, flight numbers, quantities, versions, model names.
 
 The two splits share nothing but the grammar of English: `tune` and `held` each have their own
 template families, their own names (held-back names come from other cultures, most of them not
-in any lexicon the engine ships), streets, cities, e-mail domains and number renderings. Tune
+in any lexicon the engine ships), streets, cities, e-mail domains and number renderings (only
+digit-by-digit reading and a filler inside a number occur in both). Tune
 the engine on `tune`'s aggregate figures; `held` measures what it does on wordings it has never
 been fitted to. `generate(split, n, seed)` is deterministic.
 """
