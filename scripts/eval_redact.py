@@ -1,6 +1,8 @@
-"""Score the redaction engine on a JSONL file with gold `entities` (issue 5 metrics).
+"""Score the redaction engine on generated lines (both splits) or on a JSONL file with gold spans.
 
-Each line: {"id", "text", "channel"?, "entities": [{"start", "end", "type"}]}.
+Without a path it generates the tuning and the held-back split of `pii_corpus` (seeded, in
+seconds, from this repository alone) and prints both, with the gap between them. With a path it
+scores that file; each line: {"id", "text", "channel"?, "entities": [{"start", "end", "type"}]}.
 
 - leak rate: share of gold entities with any letter or digit not covered by a predicted span;
 - recall: share of gold entities fully covered (= 1 - leak rate), and share typed correctly;
@@ -8,7 +10,8 @@ Each line: {"id", "text", "channel"?, "entities": [{"start", "end", "type"}]}.
 - no-PII lines touched: lines without gold entities on which anything was redacted.
 Per type and per channel. Usage:
 
-    python scripts/eval_redact.py ../shared/data/pii-dev.jsonl [--json] [--show-errors]
+    python scripts/eval_redact.py [--lines N] [--seed S] [--policy strict|balanced] [--json]
+    python scripts/eval_redact.py PATH.jsonl [--show-errors]   # --show-errors only with a path
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from recorder.redact import redact_text
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the repository, when not installed
+
+from pii_corpus import SPLITS, rows as corpus_rows  # noqa: E402
+from recorder.redact import redact_text  # noqa: E402
 
 
 def _alnum_positions(text: str, start: int, end: int) -> set[int]:
     return {i for i in range(start, end) if text[i].isalnum()}
 
 
-def evaluate(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(rows: Iterable[dict[str, Any]], policy: str = "strict") -> dict[str, Any]:
     """Figures for the rows; `details` lists every leak and over-redaction (offsets only)."""
     by_type: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_channel: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -35,7 +43,7 @@ def evaluate(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     details: list[dict[str, Any]] = []
     for row in rows:
         text, channel = row["text"], row.get("channel") or "unknown"
-        red = redact_text(text, channel)
+        red = redact_text(text, channel, policy=policy)
         covered: set[int] = set()
         for span in red.spans:
             covered |= _alnum_positions(text, span.start, span.end)
@@ -109,15 +117,40 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def evaluate_splits(lines: int, seed: int, policy: str) -> dict[str, Any]:
+    """Both generated splits, and the held-back leak rate minus the tuning one (in points)."""
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        result = evaluate(corpus_rows(split, lines, seed), policy)
+        result.pop("details")  # held-back lines are read as figures only, never one by one
+        out[split] = result
+    out["gap_points"] = 100 * (out["held"]["total"]["leak_rate"] - out["tune"]["total"]["leak_rate"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path")
+    parser.add_argument("path", nargs="?", help="a JSONL file with gold spans (default: both generated splits)")
+    parser.add_argument("--lines", type=int, default=3000, help="generated lines per split")
+    parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--policy", choices=("strict", "balanced"), default="strict")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--show-errors", action="store_true", help="list leaks and over-redactions")
+    parser.add_argument("--show-errors", action="store_true", help="list leaks and over-redactions (with a path)")
     args = parser.parse_args(argv)
+    if args.path is None:
+        both = evaluate_splits(args.lines, args.seed, args.policy)
+        if args.json:
+            json.dump(both, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return 0
+        for split in SPLITS:
+            sys.stdout.write(f"== {split} ({args.lines} lines, seed {args.seed}, policy {args.policy})\n")
+            sys.stdout.write(_table(both[split]) + "\n")
+        sys.stdout.write(f"gap held - tune: {both['gap_points']:+.2f} points of leak rate\n")
+        return 0
     with open(args.path, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    result = evaluate(rows)
+    result = evaluate(rows, args.policy)
     if not args.show_errors:
         result.pop("details")
     if args.json:

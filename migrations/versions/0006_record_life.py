@@ -4,7 +4,7 @@ Calls archived before this revision get their usage row the first time `recorder
 (``db.usage.backfill``), so nothing is computed here.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29 07:39:21.706515
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -176,6 +176,7 @@ def transcript_json(session: Session, session_id: str) -> dict[str, Any] | None:
     return {
         "language": record.language,
         "model": record.model,
+        "redaction": record.redaction,
         "created_at": _iso(record.created_at),
         "audio_seconds_billed": record.audio_seconds_billed,
         "pulse_request_ids": list(record.pulse_request_ids),

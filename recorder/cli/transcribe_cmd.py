@@ -55,6 +55,9 @@ def _since(value: str | None) -> dt.datetime | None:
               help="Pulse requests per minute for this worker (your plan's limit).")
 @click.option("--bleep", type=click.Choice(["tone", "silence"]), default="tone", show_default=True,
               help="What replaces redacted stretches of the audio.")
+@click.option("--redaction", type=click.Choice(["strict", "balanced"]), default="strict", show_default=True,
+              help="Redaction policy, recorded with each transcript: strict redacts a caller's whole "
+              "answer to a sensitive question; balanced only the values found in it.")
 @click.option("--lease-seconds", type=click.FloatRange(min=1), default=jobs.DEFAULT_LEASE_S,
               show_default=True, help="How long a claim lasts without renewal (a dead worker's "
               "recordings are taken over after this).")
@@ -65,7 +68,7 @@ def _since(value: str | None) -> dt.datetime | None:
 @click.pass_context
 def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: str | None,
                session_key: str | None, retry_failed: bool, pulse_url: str | None, model: str,
-               language: str, rpm: int, bleep: str, lease_seconds: float, max_attempts: int,
+               language: str, rpm: int, bleep: str, redaction: str, lease_seconds: float, max_attempts: int,
                as_json: bool, config_file: Path | None, home: Path | None, database_url: str | None,
                log_level: str | None) -> None:
     """Transcribe finalized recordings through Pulse, redact, store and publish the derivatives."""
@@ -89,7 +92,8 @@ def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: s
         )
         keystore = KeyStore(settings.home / "keys")
         job_ctx = Context(settings.home, keystore, engine, worker.worker_id(),
-                          JobSettings(model=model, language=language, bleep=bleep))  # type: ignore[arg-type]
+                          JobSettings(model=model, language=language, bleep=bleep,  # type: ignore[arg-type]
+                                      redaction=redaction))
         summary = asyncio.run(_run(job_ctx, settings.pulse_url, settings.api_key, options, model,
                                    language, rpm))
     except worker.WorkerBusy as busy:

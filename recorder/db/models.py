@@ -285,6 +285,7 @@ class Transcript(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(32))
+    redaction: Mapped[str] = mapped_column(String(16))  # policy: strict | balanced
     pulse_request_ids: Mapped[list[str]] = mapped_column(JSON)
     pulse_requests: Mapped[int] = mapped_column(Integer)
     audio_seconds_billed: Mapped[float] = mapped_column(Float)

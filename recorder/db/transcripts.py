@@ -69,6 +69,7 @@ class TranscriptRecord:
     text: str = field(repr=False)
     language: str
     model: str
+    redaction: str  # the policy the transcript was redacted under: strict | balanced
     pulse_request_ids: tuple[str, ...]
     pulse_requests: int
     audio_seconds_billed: float
@@ -101,7 +102,7 @@ def write_transcript(session: Session, record: TranscriptRecord, *, now: dt.date
     sid = record.session_id
     session.add(Transcript(
         session_id=sid, text=record.text, language=record.language, model=record.model,
-        pulse_request_ids=list(record.pulse_request_ids), pulse_requests=record.pulse_requests,
+        redaction=record.redaction, pulse_request_ids=list(record.pulse_request_ids), pulse_requests=record.pulse_requests,
         audio_seconds_billed=record.audio_seconds_billed, created_at=now,
     ))
     session.add_all(TranscriptWord(session_id=sid, seq=w.seq, channel=w.channel, start_ms=w.start_ms,
@@ -127,7 +128,7 @@ def read_transcript(session: Session, session_id: str) -> TranscriptRecord | Non
                             .order_by(RedactionSpan.seq))
     return TranscriptRecord(
         session_id=session_id, text=row.text, language=row.language, model=row.model,
-        pulse_request_ids=tuple(row.pulse_request_ids), pulse_requests=row.pulse_requests,
+        redaction=row.redaction, pulse_request_ids=tuple(row.pulse_request_ids), pulse_requests=row.pulse_requests,
         audio_seconds_billed=row.audio_seconds_billed,
         words=tuple(StoredWord(w.seq, w.channel, w.start_ms, w.end_ms, w.text, w.redacted) for w in words),
         turns=tuple(StoredTurn(t.seq, t.speaker, t.start_ms, t.end_ms, t.text) for t in turns),

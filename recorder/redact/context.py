@@ -46,16 +46,17 @@ _add("PHONE", _SPECIFIC, "phone|phone number|cell|cellphone|cell phone|mobile|ca
 _add("PHONE", _GENERIC, "number|numbers")
 _add("PASSPORT", _SPECIFIC, "passport|passport number")
 _add("DRIVER_LICENSE", _SPECIFIC, "driver's license|drivers license|driver license|"
-     "driver's licence|drivers licence|driving licence|driving license|license|licence|dl")
+     "driver's licence|drivers licence|driving licence|driving license|license|licence|d l")
 _add("IBAN", _SPECIFIC, "iban|international bank account")
 _add("IBAN", _CARDISH, "wire|swift|bic")
 _add("PERSON", _SPECIFIC, "name|names|first name|last name|full name|surname|spell|spelled|"
-     "spelling|spells|cardholder|name on the card|as it appears")
+     "spelling|spells|cardholder|name on the card|as it appears|speaking with|speaking to|who am i|"
+     "who's calling|who is calling")
 _add("EMAIL", _SPECIFIC, "email|e-mail|email address|e mail")
 _add(SUPPRESS, _SUPP, "order|orders|tracking|confirmation|reference|ref|ticket|transaction|"
      "invoice|case number|claim|flight|model|version|step|receipt|promo|coupon|discount|serial|sku|"
      "item|items|product|units|how many|quantity|room|gate|seat|booking|reservation|pnr|rma|"
-     "shipment|package|extension|ext|page|chapter|episode|aisle|store number|part number|"
+     "shipment|package|parcel|delivery|consignment|waybill|extension|ext|page|chapter|episode|aisle|store number|part number|"
      "voucher|gift card|error|error code|"
      "confirmation code|promo code|access code|tracking code|reference code|discount code")
 _add(PARTIAL, 0, "ending in|ends in|ending with|ends with|last four|last 4|last four digits|"
@@ -131,7 +132,7 @@ def classify_digits(
     if ctx is not None:
         fits = {
             "CREDIT_CARD": n >= 4,
-            "CVV": 3 <= n <= 4,
+            "CVV": 3 <= n <= 4 or (strong and n == 2),
             "CARD_EXPIRY": 3 <= n <= 6,
             "SSN": n >= 4,
             "ROUTING_NUMBER": n >= 4,

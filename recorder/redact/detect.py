@@ -34,6 +34,7 @@ _SLASH_DATE = re.compile(
     r"(?<![\d/.])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d/])|(?<![\d.])\d{1,2}\.\d{1,2}\.\d{2,4}(?![\d.])"
     r"|(?<![\d-])(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d-])"  # ISO 8601
 )
+_VERSION_CUE = re.compile(r"(?i)\b(?:version|firmware|build|release|update|v)\b\W*(?:\w+\W+){0,2}$")
 _DOT_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}")
 
 
@@ -123,7 +124,7 @@ def written(text: str) -> list[Found]:
         return found
     if "." in text:
         for m in _IPV4.finditer(text):
-            if _ip_ok(m.group()):
+            if _ip_ok(m.group()) and not _VERSION_CUE.search(text, max(0, m.start() - 24), m.start()):
                 add(m.start(), m.end(), "IP_ADDRESS")
     if text.count(":") >= 2:
         for m in _IPV6.finditer(text):

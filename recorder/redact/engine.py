@@ -1,10 +1,12 @@
 """The redaction engine: one pass per speaker segment, context carried from segment to segment.
 
 Order of work inside a segment (each step claims its tokens so later steps skip them):
-written forms → introduced names → cue phrases → a name answering a carried name question →
-spoken emails → dates → digit runs → street addresses → spelled letters → mixed codes.
-Then cues and candidate values are walked in text order and each value is typed by the cue
-group before it (context.py). Nothing here touches I/O; everything is a pure function of text.
+written forms → spoken emails → introduced names → cue phrases → a name answering a carried
+name question → dates → digit runs → addresses → IPs → spelled letters → names from the word
+lists → mixed codes. Then cues and candidate values are walked in text order and each value is
+typed by the cue group before it (context.py); found values reach over their value-like
+neighbours, and under the strict policy the answer to the other party's question is redacted
+whole (slots.py). Nothing here touches I/O; everything is a pure function of text.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from recorder.redact.context import (
 )
 from recorder.redact.detect import iban_ok, slash_dates, written
 from recorder.redact.lexicon import FILLERS
-from recorder.redact.names import answer_name, find_names
+from recorder.redact.names import answer_name, find_names, lexicon_names
+from recorder.redact.policy import STRICT, check_policy
+from recorder.redact.slots import SLOT_TYPES, answer_extent, extend
 from recorder.redact.shapes import (
     addresses,
     month_dates,
@@ -42,7 +46,7 @@ _LABEL = re.compile(
 )
 _WINDOW = 9  # tokens between the last cue and a value it can still name
 _FOLLOW = 3  # tokens after a typed value within which a split remainder keeps the type
-_VALUE_TYPES_NEEDING_PREFIX = ("IBAN", "PASSPORT", "DRIVER_LICENSE")
+_VALUE_TYPES_NEEDING_PREFIX = ("IBAN", "PASSPORT", "DRIVER_LICENSE", "ZIP")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,9 @@ class _Cand:
 class _Conversation:
     """What carries from one segment to the next."""
 
+    policy: str = STRICT
     carry: Group | None = None
+    asker: str | None = None
     card_seen: bool = False
     spans: list[Span] = field(default_factory=list)
 
@@ -79,6 +85,19 @@ def _tokens_in(tokens: list[Token], ends: list[int], start: int, end: int) -> tu
     return (first, last - 1) if last > first else None
 
 
+def _phrase_end(tokens: list[Token], claimed: list[bool], i: int, words: tuple[str, ...]) -> int | None:
+    """Last token of `words` said from tokens[i] on, hesitations and repeated words skipped
+    ("the code on um the the back"), or None."""
+    j, n = i, len(tokens)
+    for k, w in enumerate(words):
+        while k and j < n and (tokens[j].low in FILLERS or tokens[j].low == tokens[j - 1].low):
+            j += 1
+        if j >= n or claimed[j] or tokens[j].low != w:
+            return None
+        j += 1
+    return j - 1
+
+
 def _cues(tokens: list[Token], claimed: list[bool]) -> list[Cue]:
     out: list[Cue] = []
     i, n = 0, len(tokens)
@@ -86,8 +105,9 @@ def _cues(tokens: list[Token], claimed: list[bool]) -> list[Cue]:
         entries = CUE_INDEX.get(tokens[i].low) if not claimed[i] else None
         hit = None
         for words, kind, strength in entries or ():
-            if i + len(words) <= n and all(tokens[i + k].low == w for k, w in enumerate(words)):
-                hit = Cue(i, i + len(words) - 1, kind, strength)
+            last = _phrase_end(tokens, claimed, i, words)
+            if last is not None:
+                hit = Cue(i, last, kind, strength)
                 break
         if hit is None:
             i += 1
@@ -118,10 +138,10 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         if rng is not None and not any(claimed[k] for k in range(rng[0], rng[1] + 1)):
             fixed(rng[0], rng[1], "slashdate")
     cased = any(c.isupper() for c in text) and any(c.islower() for c in text)
-    for sh in find_names(tokens, claimed, cased):
-        fixed(sh.first, sh.last, "fixed", "PERSON")
     for sh in spoken_emails(tokens, claimed):
         fixed(sh.first, sh.last, "fixed", "EMAIL")
+    for sh in find_names(tokens, claimed, cased):
+        fixed(sh.first, sh.last, "fixed", "PERSON")
     cues = _cues(tokens, claimed)
     if conv.carry is not None and conv.carry.best(conv.card_seen) == "PERSON":
         answer = answer_name(tokens, claimed, 0, 6)
@@ -136,7 +156,7 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
     for sh in spoken_ips(tokens, claimed, runs):
         fixed(sh.first, sh.last, "fixed", "IP_ADDRESS")
     for run in runs:
-        if claimed[run.first] or (len(run.digits) <= 2 and not _split(tokens, run)):
+        if claimed[run.first] or len(run.digits) < 2:
             continue
         nxt = tokens[run.last + 1].low if run.last + 1 < len(tokens) else ""
         if nxt in QUANTITY_WORDS and len(run.digits) <= 6:
@@ -146,6 +166,8 @@ def _candidates(text: str, tokens: list[Token], claimed: list[bool], conv: _Conv
         cands.append(_Cand(run.first, run.last, run.start, run.end, "run", None, run))
     for sh in spelled_letters(tokens, claimed):
         fixed(sh.first, sh.last, "spelled", "long" if sh.kind == "spelled_long" else None)
+    for sh in lexicon_names(tokens, claimed):
+        fixed(sh.first, sh.last, "fixed", "PERSON")
     for k, tok in enumerate(tokens):
         if tok.kind == CODE and not claimed[k]:
             fixed(k, k, "code")
@@ -174,10 +196,10 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[T
         # Letters spelled out with "as in", or four and more of them, are almost always a name.
         return ("PERSON" if ctx is None and c.type == "long" else None), c.start
     if c.kind == "code":
-        return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN") else None), c.start
+        return (ctx if ctx in ("PASSPORT", "DRIVER_LICENSE", "IBAN", "BANK_ACCOUNT", "SSN", "ZIP") else None), c.start
     run = c.run
     assert run is not None
-    if run.prefix and (ctx in _VALUE_TYPES_NEEDING_PREFIX or iban_ok(run.prefix + run.digits)):
+    if run.prefix and (ctx in _VALUE_TYPES_NEEDING_PREFIX or iban_ok(run.code)):
         if ctx == SUPPRESS:
             return None, c.start
         kind = ctx if ctx in _VALUE_TYPES_NEEDING_PREFIX else "IBAN"
@@ -185,13 +207,18 @@ def _classify(c: _Cand, group: Group | None, conv: _Conversation, tokens: list[T
     return classify_digits(run.digits, ctx, partial, strong, _split(tokens, run)), c.start
 
 
-def _segment(text: str, base: int, conv: _Conversation) -> None:
+def _segment(text: str, base: int, conv: _Conversation, speaker: str | None) -> None:
     tokens = tokenize(text)
     claimed = [False] * len(tokens)
+    asked = conv.carry.best(conv.card_seen) if conv.carry is not None else None
+    if conv.asker is not None and speaker == conv.asker:
+        asked = None  # a question is answered by the other party
     cands, cues = _candidates(text, tokens, claimed, conv)
     events: list[tuple[float, Cue | _Cand]] = [(c.first + 0.5, c) for c in cues]
     events += [(c.first, c) for c in cands]
     events.sort(key=lambda e: e[0])
+    starts = [t.start for t in tokens]
+    found: list[tuple[int, int, str]] = []
     group = conv.carry
     for _, ev in events:
         if isinstance(ev, Cue):
@@ -211,42 +238,71 @@ def _segment(text: str, base: int, conv: _Conversation) -> None:
                 active = None
         kind, start = _classify(ev, active, conv, tokens)
         if kind is not None:
-            conv.spans.append(Span(base + start, base + ev.end, kind))
+            found.append((bisect_right(starts, start) - 1, ev.last, kind))
             conv.card_seen |= kind == "CREDIT_CARD"
         if active is not None:
             active.used = True
             active.last = ev.last
         elif kind is not None:
             group = Group({kind: 1}, used=True, last=ev.last)
+    _emit(tokens, claimed, found, cues, asked, base, conv)
     conv.carry = group if group is not None and not group.used and group.kinds else None
     if conv.carry is not None:
         conv.carry.last = -1
+        conv.asker = speaker
 
 
-def _segments(text: str) -> list[tuple[int, int]]:
-    """Character ranges of the speaker segments of a text ('agent: ... caller: ...')."""
-    bounds: list[tuple[int, int]] = []
+def _emit(tokens: list[Token], claimed: list[bool], found: list[tuple[int, int, str]], cues: list[Cue],
+          asked: str | None, base: int, conv: _Conversation) -> None:
+    """Widen the found values over their value-like neighbours, add the strict policy's answer
+    extent, and append the character spans."""
+    taken = [False] * len(tokens)
+    for first, last, _ in found:
+        for k in range(first, last + 1):
+            taken[k] = True
+    out: list[tuple[int, int, str]] = []
+    for first, last, kind in found:
+        for k in range(first, last + 1):
+            taken[k] = False
+        first, last = extend(tokens, first, last, kind, claimed, taken)
+        for k in range(first, last + 1):
+            taken[k] = True
+        out.append((first, last, kind))
+    if conv.policy == STRICT and asked in SLOT_TYPES and tokens:
+        stops = {c.first for c in cues if c.kind != asked}
+        extent = answer_extent(tokens, asked, stops)
+        if extent is not None:  # the answer is the asked value, whatever a detector took it for
+            out = [o for o in out if not extent[0] <= o[0] <= o[1] <= extent[1]]
+            out.append((extent[0], extent[1], asked))
+    for first, last, kind in out:
+        conv.spans.append(Span(base + tokens[first].start, base + tokens[last].end, kind))
+
+
+def _segments(text: str, speaker: str | None) -> list[tuple[int, int, str | None]]:
+    """Character ranges and speakers of the segments of a text ('agent: ... caller: ...')."""
+    bounds: list[tuple[int, int, str | None]] = []
     pos = 0
     for m in _LABEL.finditer(text):
         if m.start() > pos:
-            bounds.append((pos, m.start()))
+            bounds.append((pos, m.start(), speaker))
         pos = m.end()
+        speaker = m.group().rstrip(": ").strip().lower()
     if pos < len(text):
-        bounds.append((pos, len(text)))
+        bounds.append((pos, len(text), speaker))
     return bounds
 
 
-def _redact_into(text: str, conv: _Conversation) -> Redaction:
+def _redact_into(text: str, conv: _Conversation, speaker: str | None = None) -> Redaction:
     conv.spans = []
-    for start, end in _segments(text):
-        _segment(text[start:end], start, conv)
+    for start, end, who in _segments(text, speaker):
+        _segment(text[start:end], start, conv, who)
     return make_redaction(text, conv.spans)
 
 
-def redact_text(text: str, channel: str | None = None) -> Redaction:
+def redact_text(text: str, channel: str | None = None, policy: str = STRICT) -> Redaction:
     """Redact one text; speaker labels inside it ('agent: ... caller: ...') carry context."""
     del channel  # both parties say PII; the channel does not change what is detected
-    return _redact_into(text, _Conversation())
+    return _redact_into(text, _Conversation(policy=check_policy(policy)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +320,7 @@ class Turn:
         return f"Turn(speaker={self.speaker!r}, text_len={len(self.text)})"
 
 
-def redact_conversation(turns: Sequence[Turn]) -> list[Redaction]:
+def redact_conversation(turns: Sequence[Turn], policy: str = STRICT) -> list[Redaction]:
     """Redact turns in order; a question in one turn types the bare answer in the next."""
-    conv = _Conversation()
-    return [_redact_into(turn.text, conv) for turn in turns]
+    conv = _Conversation(policy=check_policy(policy))
+    return [_redact_into(turn.text, conv, turn.speaker) for turn in turns]

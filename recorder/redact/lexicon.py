@@ -1,7 +1,8 @@
 """Word lists the detectors share.
 
 Everything here is general-purpose vocabulary of spoken English call transcripts (number words,
-months, US states, street suffixes, common first names, frequent words). Nothing is taken from an
+months, US states, street suffixes, frequent words); names and ordinary English come from public
+data files (vocabulary.py). Nothing is taken from an
 evaluation set: the engine is judged on transcripts it has never seen.
 """
 
@@ -37,9 +38,10 @@ ORDINALS: dict[str, int] = {
     "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
     "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }
-ORDINAL_SUFFIXES = _words("st nd rd th")
 
 FILLERS = _words("uh um er erm uhm umm hmm hm ah eh mm uhh")
+# Words of a self-correction inside a number ("four one five sorry four one six"); "i mean" too.
+CORRECTIONS = _words("sorry no wait actually scratch correction")
 
 MONTHS: dict[str, int] = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
@@ -50,8 +52,15 @@ MONTHS: dict[str, int] = {
 
 STREET_SUFFIXES = _words(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct way place pl "
-    "terrace circle cir parkway pkwy highway hwy trail square sq crescent loop pike alley"
+    "terrace circle cir parkway pkwy highway hwy trail square sq crescent loop pike alley "
+    # UK, Irish and Commonwealth forms, USPS suffixes beyond the common ones, and continental
+    # street words said after the name
+    "close grove mews rise walk crossing bend run pass row gardens green view wharf quay yard "
+    "heights hollow ridge landing commons meadows glen vale chase cove esplanade promenade "
+    "strasse straße weg gasse platz allee laan straat vej gata"
 )
+# Words that open an address before its house number ("flat 3b, 27 ..."), and P.O. boxes.
+ADDRESS_OPENERS = _words("flat apartment apt unit suite lot building bldg block plot")
 UNIT_WORDS = _words("apartment apt unit suite ste floor building bldg room number #")
 US_STATES = _words(
     "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia "
@@ -61,6 +70,14 @@ US_STATES = _words(
     "al ak az ar ca co ct de fl ga hi id il ia ks ky la md ma mi mn ms mo mt ne nv nh nj nm "
     "ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc"
 )
+# Countries said at the end of an address ("..., dunedin new zealand").
+COUNTRIES = _words(
+    "usa us uk england scotland wales ireland canada australia germany france spain italy "
+    "portugal netherlands belgium switzerland austria sweden norway denmark finland poland "
+    "mexico brazil india nigeria ghana kenya japan china singapore philippines"
+)
+COUNTRY_PAIRS = frozenset({("new", "zealand"), ("united", "kingdom"), ("united", "states"),
+                           ("northern", "ireland"), ("south", "africa"), ("hong", "kong")})
 # Two-word states are matched on their second word after the first.
 STATE_SECOND_WORDS = _words("hampshire jersey mexico york carolina dakota island virginia columbia")
 STATE_FIRST_WORDS = _words("new north south rhode west district")
@@ -82,7 +99,7 @@ NATO: dict[str, str] = {
     "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
     "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
     "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
-    "whiskey": "w", "xray": "x", "yankee": "y", "zulu": "z",
+    "whiskey": "w", "xray": "x", "x-ray": "x", "yankee": "y", "zulu": "z",
 }
 
 # Frequent words of call-centre English. A token in this set is never taken for a surname and
@@ -111,54 +128,4 @@ COMMON_WORDS = _words(
     "something nothing everything anything someone everyone nobody there's that's what's "
     "i'm i've i'll i'd you're you've we're they're he's she's isn't wasn't don't doesn't "
     "didn't can't won't not sir madam ma'am mister miss mrs mr ms dr doctor"
-)
-# Names that are also everyday words: accepted only after a strong cue ("my name is ...").
-AMBIGUOUS_NAMES = _words(
-    "will bill mark may june april august rose joy hope faith grace art rich sunny summer "
-    "autumn dawn eve ray jack frank pat sue chase hunter page paige lane dale glen guy "
-    "angel brook don jean gene chance sky star penny ruby amber ivy iris lily violet"
-)
-
-# A general-purpose list of common given names (US census and international frequency lists).
-FIRST_NAMES = _words(
-    "james john robert michael william david richard joseph thomas charles christopher daniel "
-    "matthew anthony donald steven paul andrew joshua kenneth kevin brian george edward ronald "
-    "timothy jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott "
-    "brandon benjamin samuel gregory frank alexander raymond patrick jack dennis jerry tyler "
-    "aaron jose adam henry nathan douglas zachary peter kyle walter ethan jeremy harold keith "
-    "christian roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe "
-    "jordan billy bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene "
-    "vincent russell elijah louis bobby philip johnny tyrone darnell jamal malik deshawn "
-    "terrell andre marcus jerome cedric lamar dwayne darius xavier isaiah jayden mason liam "
-    "lucas oliver aiden caleb owen luke isaac levi julian hudson connor evan miles carter "
-    "mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty "
-    "margaret sandra ashley kimberly emily donna michelle carol amanda dorothy melissa deborah "
-    "stephanie rebecca sharon laura cynthia kathleen amy angela shirley anna brenda pamela "
-    "emma nicole helen samantha katherine christine debra rachel carolyn janet catherine maria "
-    "heather diane ruth julie olivia joyce virginia victoria kelly lauren christina joan "
-    "evelyn judith megan andrea cheryl hannah jacqueline martha gloria teresa ann sara "
-    "madison frances kathryn janice jean abigail alice judy sophia denise amber doris "
-    "marilyn danielle beverly isabella theresa diana natalie brittany charlotte marie kayla "
-    "alexis lori ava mia chloe ella harper aria layla zoe nora lily hazel aurora riley "
-    "latoya keisha tamika ebony aaliyah imani jasmine destiny shanice tanisha "
-    "miguel carlos luis jorge pedro alejandro diego javier manuel francisco ricardo fernando "
-    "rafael sergio eduardo roberto antonio mario andres oscar hector raul ramon enrique "
-    "alberto jesus ruben cesar arturo guadalupe rosa carmen ana lucia sofia valeria camila "
-    "gabriela daniela mariana fernanda alejandra paola adriana veronica claudia patricia "
-    "elena isabel beatriz lorena yolanda esperanza consuelo dolores juana marisol ximena "
-    "mohammed muhammad ahmed ali omar hassan hussein ibrahim yusuf mustafa khalid abdullah "
-    "fatima aisha zainab maryam khadija amina layla noor yasmin leila samira "
-    "wei li ming jun hui xin yan hao jian lei mei ling xiao yu chen hiroshi takashi kenji "
-    "yuki akira haruto sakura yui aiko priya raj rahul amit arjun vikram anil sunil ravi "
-    "deepak anita sunita pooja neha kavya ananya divya lakshmi "
-    "olga irina natasha svetlana tatiana elena ekaterina anastasia ivan dmitri sergei "
-    "alexei nikolai vladimir andrei mikhail yuri boris igor pavel oleg "
-    "giovanni giuseppe marco luca francesco alessandro matteo giulia chiara francesca "
-    "pierre jean jacques louis francois claire sophie camille chloe manon "
-    "hans klaus jurgen stefan markus lukas felix anna lena katharina "
-    "sean liam ciaran siobhan niamh aoife patrick declan "
-    "kwame kofi chinedu emeka ngozi chioma adebayo oluwaseun amara nia "
-    "nguyen minh thanh linh huong tuan anh duc "
-    "min-jun ji-woo seo-yeon jisoo minho hyun jung soo-jin "
-    "alex sam chris jamie taylor morgan casey jordan avery quinn"
 )

@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recorder.redact.lexicon import (
+    ADDRESS_OPENERS,
     COMMON_WORDS,
+    COUNTRIES,
+    COUNTRY_PAIRS,
     DIGIT_WORDS,
     EMAIL_CONNECTORS,
     FILLERS,
+    HOMOPHONES,
     MAIL_PROVIDERS,
     MONTHS,
     NATO,
@@ -42,32 +46,49 @@ def _free(tokens: list[Token], claimed: list[bool], i: int) -> bool:
     return 0 <= i < len(tokens) and not claimed[i]
 
 
-_LOCAL_STOP = frozenset("is was me email address mail e-mail it's its to at be reach us them him her "
-                        "you i my your and or on as by the a an is it that's".split())
+_NOT_LOCAL = frozenset("is was are email e-mail address mail it's that's my".split())
+_BEFORE_DIGITS_STOP = _NOT_LOCAL | frozenset("to at it and or the a an me".split())
+
+
+def _spelled_piece(tok: Token) -> bool:
+    return tok.kind == NUM or tok.low in NUMBER_WORDS or (tok.kind == WORD and len(tok.low) == 1) or tok.low in NATO
 
 
 def _email_local(tokens: list[Token], claimed: list[bool], at: int) -> int | None:
     """First token of the local part said before 'at', or None.
 
-    The word just before 'at' (and numbers) always belong to it; further words only when a
-    connector ('dot', 'underscore') joins them, so "send it to john at ..." keeps "send it to".
+    The word just before 'at' always belongs to it (even "me" or "be"), and so do letters and
+    digits spelled out before it ("j o h n"); further words only when a connector ('dot',
+    'underscore', 'dash') joins them, so "send it to john at ..." keeps "send it to".
     """
     j = at - 1
     first: int | None = None
     joined = False
     while _free(tokens, claimed, j):
         tok = tokens[j]
-        if tok.kind == NUM or tok.low in NUMBER_WORDS:
-            first, j = j, j - 1
+        inside = first is not None and _spelled_piece(tokens[first]) and j > 0 and _spelled_piece(tokens[j - 1])
+        if inside and (tok.low in FILLERS or tok.low in ("-", ",") or tok.low in HOMOPHONES):
+            j -= 1  # "forty-two", "j uh o h n", "four to six" between spelled pieces
             continue
-        if tok.kind not in (WORD, CODE) or tok.low in FILLERS or (tok.low in _LOCAL_STOP and not joined):
+        joins_more = j > 0 and tokens[j - 1].low in EMAIL_CONNECTORS
+        if tok.kind not in (WORD, CODE, NUM) or (tok.low in FILLERS and first is not None and not joined
+                                                 and not joins_more):
+            break  # a filler said as part of the address ("ah at ...", "aa dot uh at") still counts
+        if first is None and tok.low in _NOT_LOCAL and not joins_more:
             break
-        first, j = j, j - 1
+        if first is not None and not joined and not (_spelled_piece(tok) and _spelled_piece(tokens[first])):
+            digits_after = tokens[first].kind == NUM or tokens[first].low in NUMBER_WORDS
+            if not (digits_after and tok.kind == WORD and (joins_more or tok.low not in _BEFORE_DIGITS_STOP)):
+                break
+            # "okonkwo forty two at ...": a name, then digits; a connector may join more before it
+        first, j, joined = j, j - 1, False
         if _free(tokens, claimed, j) and tokens[j].low in EMAIL_CONNECTORS and j > 0:
             j, joined = j - 1, True
-            continue
-        break
     return first
+
+
+def _tld_ok(label: str) -> bool:
+    return label in TLDS or (len(label) == 2 and label.isalpha())
 
 
 def spoken_emails(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
@@ -82,11 +103,11 @@ def spoken_emails(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
         if not _free(tokens, claimed, j) or tokens[j].kind not in (WORD, CODE):
             continue
         last, labels = j, [tokens[j].low]
-        while j + 2 < n and tokens[j + 1].low in ("dot", "period") and tokens[j + 2].kind in (WORD, CODE):
+        while j + 2 < n and tokens[j + 1].low in ("dot", "period", ".") and tokens[j + 2].kind in (WORD, CODE):
             j += 2
             last = j
             labels.append(tokens[j].low)
-        if not ((len(labels) > 1 and labels[-1] in TLDS) or labels[0] in MAIL_PROVIDERS):
+        if not ((len(labels) > 1 and _tld_ok(labels[-1])) or labels[0] in MAIL_PROVIDERS):
             continue
         first = _email_local(tokens, claimed, at)
         if first is not None:
@@ -196,8 +217,12 @@ def spelled_letters(tokens: list[Token], claimed: list[bool]) -> list[Shape]:
 
 
 def _state_end(tokens: list[Token], i: int) -> int | None:
-    """Last index of a US state name starting at tokens[i], or None."""
+    """Last index of a US state or a country name starting at tokens[i], or None."""
     tok = tokens[i]
+    if i + 1 < len(tokens) and (tok.low, tokens[i + 1].low) in COUNTRY_PAIRS:
+        return i + 1
+    if tok.low in COUNTRIES:
+        return i
     if tok.low in STATE_FIRST_WORDS and i + 1 < len(tokens) and tokens[i + 1].low in STATE_SECOND_WORDS:
         return i + 1
     if tok.low in US_STATES and (len(tok.low) > 2 or tokens[i].upper):
@@ -205,50 +230,164 @@ def _state_end(tokens: list[Token], i: int) -> int | None:
     return None
 
 
+_STREET_FIRST = frozenset("saint st rue via calle avenida rua piazza plaza chemin strada".split())
+_PARTICLES = frozenset("de des du la le les del di da do dos das della van von der".split())
+_COMPOUND_SUFFIXES = ("strasse", "straße", "str", "weg", "gasse", "platz", "allee", "laan", "straat",
+                      "gracht", "vej", "gatan", "gade", "damm", "ring", "steig")
+
+
 def addresses(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
-    """House number + street name + suffix, then unit, city and state when said."""
+    """House number + street name + suffix ("27 rosebery lane"), street word first ("14 rue des
+    lilas", "12 saint aldates"), or continental name + number ("hauptstrasse 12"); then unit,
+    town and state or country when said."""
     by_last = {r.last: r for r in runs}
+    by_first = {r.first: r for r in runs}
     out: list[Shape] = []
     n = len(tokens)
     for k, tok in enumerate(tokens):
-        if tok.low not in STREET_SUFFIXES or claimed[k] or tok.kind != WORD:
+        if claimed[k] or tok.kind != WORD:
             continue
-        j, names = k - 1, 0
-        while j >= 0 and names < 3 and not claimed[j] and tokens[j].kind in (WORD, ORD):
-            low = tokens[j].low
-            if low in NUMBER_WORDS or low in FILLERS or (low in COMMON_WORDS and names and tokens[j].kind == WORD):
-                break
-            j, names = j - 1, names + 1
-        run = by_last.get(j)
-        if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
+        if tok.low in _STREET_FIRST and k + 1 < n and tokens[k + 1].kind == WORD:
+            j = k - 1
+            while j >= 0 and tokens[j].low in FILLERS:
+                j -= 1
+            run, end = by_last.get(j), _name_words(tokens, claimed, k + 1)
+            if run is None or end is None or not 1 <= len(run.digits) <= 6:
+                continue
+            first, last = run.prefix_first if run.prefix else run.first, end
+        elif tok.low in STREET_SUFFIXES:
+            run, names = _house_number(tokens, claimed, k, by_last)
+            if names == 0 or run is None or not 1 <= len(run.digits) <= 6:
+                continue
+            first, last = run.prefix_first if run.prefix else run.first, k
+        elif tok.low.endswith(_COMPOUND_SUFFIXES) and len(tok.low) > 6 and k + 1 < n \
+                and (k + 1) in by_first and len(by_first[k + 1].digits) <= 4:
+            first, last = k, by_first[k + 1].last  # "hauptstrasse 12"
+        else:
             continue
-        last = k
-        m = k + 1
-        if m < n and tokens[m].low in (",", "."):
+        out.append(Shape(_opener(tokens, claimed, first), _address_end(tokens, claimed, last), "ADDRESS"))
+    out += _po_boxes(tokens, claimed, runs)
+    return out
+
+
+def _name_words(tokens: list[Token], claimed: list[bool], i: int) -> int | None:
+    """Last token of a street name said after its street word ("des lilas", "aldates")."""
+    last = None
+    for j in range(i, min(len(tokens), i + 4)):
+        tok = tokens[j]
+        if claimed[j] or tok.kind != WORD or tok.low in FILLERS:
+            break
+        if tok.low in _PARTICLES:
+            continue
+        if tok.low in COMMON_WORDS or tok.low in UNIT_WORDS or tok.low in _AFTER_ADDRESS:
+            break
+        last = j
+        if tok.low in STREET_SUFFIXES:
+            break  # "saint giles road"
+    return last
+
+
+def _address_end(tokens: list[Token], claimed: list[bool], last: int) -> int:
+    """Last token of an address whose street ends at `last`: a unit, then a town, state or country."""
+    n = len(tokens)
+    m = last + 1
+    if m < n and tokens[m].low in (",", "."):
+        m += 1
+    if m + 1 < n and (tokens[m].low in UNIT_WORDS - {"number"}):
+        unit = run_at(tokens, m + 1, claimed)
+        if unit is not None:
+            last, m = unit.last, unit.last + 1
+        elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
+            last, m = m + 1, m + 2
+    city = -1
+    comma = m > 0 and tokens[m - 1].low == ","
+    for s in range(m, min(n, m + 5)):
+        end = _state_end(tokens, s)
+        if end is not None:
+            return end
+        if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS
+                                     or tokens[s].low in FILLERS or tokens[s].low in _AFTER_ADDRESS):
+            break
+        if tokens[s].low != ",":
+            city = s
+            if comma:
+                last = s  # ", york": a town said after a comma belongs to the address
+        else:
+            comma = True
+    # a town said last ("... wallaby way sydney", "... exeter thanks") belongs to the address too
+    if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)
+                                      or tokens[city + 1].low in _AFTER_TOWN):
+        last = city
+    return last
+
+
+def _house_number(tokens: list[Token], claimed: list[bool], k: int, by_last: dict[int, NumberRun]) -> tuple[NumberRun | None, int]:
+    """The house number said before the street word at tokens[k], and how many name words lie
+    between them (up to four: "old mill run", "north cedar ridge road"; fillers skipped)."""
+    j, names = k - 1, 0
+    while j >= 0 and names <= 4 and not claimed[j]:
+        low = tokens[j].low
+        if names and j in by_last:
+            return by_last[j], names
+        if low in FILLERS:
+            j -= 1
+            continue
+        if tokens[j].kind not in (WORD, ORD) or low in NUMBER_WORDS:
+            break
+        j, names = j - 1, names + 1
+    return None, 0
+
+
+_AFTER_ADDRESS = frozenset("postcode zip postal last next this please thanks".split())
+_AFTER_TOWN = _AFTER_ADDRESS | FILLERS | frozenset("thank okay ok is and for right correct".split())
+
+
+def _opener(tokens: list[Token], claimed: list[bool], first: int) -> int:
+    """First token of "flat 3b, " or "lot 12 " said before the house number at `first`."""
+    j = first - 1
+    if j >= 0 and tokens[j].low == ",":
+        j -= 1
+    if j >= 1 and not claimed[j] and tokens[j].kind in (NUM, CODE) and tokens[j - 1].low in ADDRESS_OPENERS:
+        return j - 1
+    if j >= 2 and tokens[j - 1].low in ADDRESS_OPENERS and _is_letter(tokens[j]) and tokens[j - 2].kind != WORD:
+        return j - 1
+    if j >= 0 and tokens[j].low in ADDRESS_OPENERS:
+        return j
+    return first
+
+
+def _po_boxes(tokens: list[Token], claimed: list[bool], runs: list[NumberRun]) -> list[Shape]:
+    """'p o box 4412, york', 'po box 12', 'post office box ...': the box, then a town said after it."""
+    by_first = {r.first: r for r in runs}
+    out: list[Shape] = []
+    n = len(tokens)
+    for k, tok in enumerate(tokens):
+        if tok.low != "box" or claimed[k] or k + 1 >= n:
+            continue
+        if k >= 1 and tokens[k - 1].low in ("po", "p.o"):
+            first = k - 1
+        elif k >= 2 and tokens[k - 2].low == "p" and tokens[k - 1].low in ("o", "."):
+            first = k - 2
+        elif k >= 2 and tokens[k - 2].low == "post" and tokens[k - 1].low == "office":
+            first = k - 2
+        else:
+            continue
+        run = by_first.get(k + 1)
+        if run is None:
+            continue
+        last = run.last
+        m = last + 1
+        if m < n and tokens[m].low == ",":
             m += 1
-        if m + 1 < n and (tokens[m].low in UNIT_WORDS - {"number"}):
-            unit = run_at(tokens, m + 1, claimed)
-            if unit is not None:
-                last, m = unit.last, unit.last + 1
-            elif _is_letter(tokens[m + 1]) or tokens[m + 1].kind == CODE:
-                last, m = m + 1, m + 2
-        city = -1
-        for s in range(m, min(n, m + 5)):
-            end = _state_end(tokens, s)
+        while m < n and m - last <= 3 and tokens[m].kind == WORD and tokens[m].low not in FILLERS:
+            end = _state_end(tokens, m)
             if end is not None:
                 last = end
                 break
-            if tokens[s].low != "," and (tokens[s].kind != WORD or tokens[s].low in COMMON_WORDS):
+            if tokens[m].low in COMMON_WORDS:
                 break
-            if tokens[s].low != ",":
-                city = s
-        else:
-            # a city said last ("... wallaby way sydney") belongs to the address too
-            if city >= 0 and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
-                last = city
-        if city >= 0 and last < city and (city + 1 >= n or tokens[city + 1].kind in (PUNCT, NUM)):
-            last = city
-        out.append(Shape(run.first, last, "ADDRESS"))
+            last, m = m, m + 1
+        out.append(Shape(first, last, "ADDRESS"))
     return out
 
 

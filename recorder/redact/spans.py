@@ -1,7 +1,7 @@
 """Spans and redaction results: where PII sits, never what it is.
 
 A `Span` holds character offsets into the input and an entity type. It never holds the value, so
-spans can be logged, stored in the database and shown to auditors (DESIGN.md, Redaction).
+spans can be logged, stored in the database and shown to auditors.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from recorder.redact.engine import Turn, redact_conversation
+from recorder.redact.policy import STRICT
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,9 @@ def _turns(words: Sequence[Word]) -> list[list[Word]]:
     return turns
 
 
-def redact_words(words: Sequence[Word]) -> WordRedaction:
-    """Redact words given in conversation order (both channels merged by time)."""
+def redact_words(words: Sequence[Word], policy: str = STRICT) -> WordRedaction:
+    """Redact words given in conversation order (both channels merged by time); `policy` is
+    'strict' (an answer to a sensitive question is redacted whole) or 'balanced'."""
     turns = _turns(words)
     texts: list[str] = []
     offsets: list[list[tuple[int, int]]] = []
@@ -78,7 +80,7 @@ def redact_words(words: Sequence[Word]) -> WordRedaction:
             pos += len(word.text) + 1
         offsets.append(spans)
         texts.append(" ".join(w.text for w in turn))
-    redactions = redact_conversation([Turn(t[0].channel, text) for t, text in zip(turns, texts)])
+    redactions = redact_conversation([Turn(t[0].channel, text) for t, text in zip(turns, texts)], policy)
     out_words: list[Word] = []
     out_spans: list[TimedSpan] = []
     for turn, offs, red in zip(turns, offsets, redactions):

@@ -65,7 +65,7 @@ from recorder.db.transcripts import (
     write_transcript,
 )
 from recorder.errors import IntegrityError, RecorderError
-from recorder.redact import Word, bleep_pcm, redact_words
+from recorder.redact import STRICT, Word, bleep_pcm, redact_words
 from recorder.redact.audio import DEFAULT_PAD_MS
 from recorder.transcribe import jobs
 from recorder.transcribe.merge import (
@@ -105,6 +105,7 @@ class JobSettings:
     language: str = "en"
     bleep: Literal["tone", "silence"] = "tone"
     pad_ms: float = DEFAULT_PAD_MS
+    redaction: str = STRICT  # the redaction policy, recorded with each transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def to_stt(channel: npt.NDArray[np.int16], rate: int) -> Int16Array:
 def build_record(
     session_id: str, caller: Sequence[object], agent: Sequence[object], *, model: str, language: str,
     request_ids: Sequence[str], pulse_requests: int, audio_seconds: float,
-    pauses: Sequence[tuple[float, float]] = (),
+    pauses: Sequence[tuple[float, float]] = (), redaction: str = STRICT,
 ) -> TranscriptRecord:
     """Merge both channels' words, redact the conversation, and shape what the database keeps.
 
@@ -164,7 +165,7 @@ def build_record(
     paused = [Word(PAUSED, start, end, CALLER) for start, end in pauses]
     merged = merge_channels(to_timeline(caller, CALLER), paused,  # type: ignore[arg-type]
                             to_timeline(agent, AGENT))  # type: ignore[arg-type]
-    red = redact_words(merged)
+    red = redact_words(merged, redaction)
     placeholders = {(s.channel, s.start_ms, f"[{s.type}]") for s in red.spans}
     words = tuple(
         StoredWord(i, w.channel, w.start_ms, w.end_ms, w.text, (w.channel, w.start_ms, w.text) in placeholders)
@@ -173,7 +174,7 @@ def build_record(
     turns = group_turns(red.words)
     return TranscriptRecord(
         session_id=session_id, text=conversation_text(turns), language=language, model=model,
-        pulse_request_ids=tuple(request_ids), pulse_requests=pulse_requests,
+        redaction=redaction, pulse_request_ids=tuple(request_ids), pulse_requests=pulse_requests,
         audio_seconds_billed=round(audio_seconds, 3), words=words,
         turns=tuple(StoredTurn(i, t.speaker, t.start_ms, t.end_ms, t.text) for i, t in enumerate(turns)),
         spans=tuple(StoredSpan(i, s.channel, s.type, s.start_ms, s.end_ms) for i, s in enumerate(red.spans)),
@@ -187,6 +188,7 @@ def transcript_document(record: TranscriptRecord) -> dict[str, object]:
         "session_id": record.session_id,
         "language": record.language,
         "model": record.model,
+        "redaction": record.redaction,
         "pulse_request_ids": list(record.pulse_request_ids),
         "audio_seconds_billed": record.audio_seconds_billed,
         "turns": [{"seq": t.seq, "speaker": t.speaker, "start_ms": t.start_ms, "end_ms": t.end_ms,
@@ -321,6 +323,7 @@ async def run_job(ctx: Context, pulse: Transcriber, session_id: str) -> JobOutco
             session_id, getattr(left.result(), "words", ()), getattr(right.result(), "words", ()),
             model=ctx.settings.model, language=ctx.settings.language, request_ids=ids,
             pulse_requests=requests_made, audio_seconds=seconds, pauses=loaded.pauses,
+            redaction=ctx.settings.redaction,
         )
         transcribed = await asyncio.to_thread(store, ctx, record)
         if not transcribed:  # another worker stored it first: use exactly what is stored

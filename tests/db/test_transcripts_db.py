@@ -185,7 +185,7 @@ def _record(sid: str, turns: list[tuple[str, str]]) -> TranscriptRecord:
                   for i, w in enumerate(" ".join(t for _, t in turns).split()))
     return TranscriptRecord(
         session_id=sid, text="\n".join(f"{s}: {t}" for s, t in turns), language="en", model="pulse-pro",
-        pulse_request_ids=("req-1", "req-2"), pulse_requests=2, audio_seconds_billed=8.5,
+        redaction="balanced", pulse_request_ids=("req-1", "req-2"), pulse_requests=2, audio_seconds_billed=8.5,
         words=words, turns=stored_turns, spans=(StoredSpan(0, "caller", "CREDIT_CARD", 1000.0, 1900.0),),
     )
 
@@ -202,6 +202,7 @@ def test_transcript_is_written_once_and_read_back(engine: Engine) -> None:
     assert back is not None
     assert back.turns == record.turns and back.words == record.words and back.spans == record.spans
     assert back.pulse_request_ids == ("req-1", "req-2") and back.audio_seconds_billed == 8.5
+    assert back.redaction == "balanced"  # the policy is recorded per transcript
     assert "card" not in repr(back)
 
 

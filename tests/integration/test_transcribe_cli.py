@@ -70,7 +70,9 @@ def test_transcribe_then_show_search_and_export_redacted(
         with transaction(engine) as s:
             job = s.get(Job, "sess_cli")
             assert job is not None and (job.state, job.attempts) == ("queued", 0)  # given back untouched
-        done = cli(e, "transcribe", "--pulse-url", sim.url, "--log-level", "DEBUG")
+        bad_policy = cli(e, "transcribe", "--pulse-url", sim.url, "--redaction", "lenient")
+        assert bad_policy.returncode == 2 and "strict" in bad_policy.stderr
+        done = cli(e, "transcribe", "--pulse-url", sim.url, "--log-level", "DEBUG", "--redaction", "balanced")
     assert done.returncode == 0, done.stderr
     assert "transcribed 1, skipped 0, failed 0" in done.stdout and "Pulse requests 2" in done.stdout
     assert "recording sess_cli transcribed" in done.stderr  # one log line per recording off a tty
@@ -80,6 +82,7 @@ def test_transcribe_then_show_search_and_export_redacted(
     transcript = json.loads(shown.stdout)["transcript"]
     assert [t["speaker"] for t in transcript["turns"]] == ["agent", "caller", "agent"]
     assert transcript["turns"][1]["text"] == "it is [CREDIT_CARD]"
+    assert transcript["redaction"] == "balanced"  # the policy the run was told, kept per transcript
     text = cli(e, "show", "sess_cli").stdout
     assert "caller: it is [CREDIT_CARD]" in text and "CREDIT_CARD" in text
 
@@ -93,6 +96,7 @@ def test_transcribe_then_show_search_and_export_redacted(
     audio, rate = soundfile.read(out / "recording.wav", dtype="int16")
     assert audio.shape[1] == 2 and rate == 48_000
     doc = json.loads((out / "transcript.json").read_text())
+    assert doc["redaction"] == "balanced"
     assert doc["turns"][2]["text"] == "thank you the card ending in [CREDIT_CARD] is saved"
     with transaction(engine) as s:
         actions = [(r.action, r.session_id) for r in access_log.read(s)]

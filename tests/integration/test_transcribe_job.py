@@ -76,7 +76,7 @@ def test_card_call_is_transcribed_redacted_and_published_once(
         record = read_transcript(session, "sess_card")
         assert session.get(Job, "sess_card").state == "done"  # type: ignore[union-attr]
         assert len(session.scalars(select(LedgerEntry).where(LedgerEntry.session_id == "sess_card")).all()) == 2
-    assert record is not None
+    assert record is not None and record.redaction == "strict"  # the default for stored transcripts
     turns = [(t.speaker, t.text) for t in record.turns]
     assert turns == [("agent", "what is the card number please"), ("caller", "it is [CREDIT_CARD]"),
                      ("agent", "thank you the card ending in [CREDIT_CARD] is saved")]

@@ -43,6 +43,21 @@ def test_jsonl_ten_thousand_lines_with_malformed_ones() -> None:
     assert "not json" not in err  # the content of a bad line is never echoed
 
 
+def test_over_long_line_is_refused_and_the_rest_still_redacted() -> None:
+    long_line = json.dumps({"id": 1, "text": "four " * 300_000}).encode()  # 1.5 MB
+    proc = _run(long_line + b"\n" + json.dumps({"id": 2, "text": TEXTS[0]}).encode() + b"\n", "--jsonl")
+    assert proc.returncode == 1 and "line 1: longer than 1048576 bytes" in proc.stderr.decode()
+    assert [json.loads(x)["id"] for x in proc.stdout.decode().splitlines()] == [2]
+
+
+def test_policy_option() -> None:
+    text = "agent: what's your date of birth caller: the fourth after the holidays in eighty two"
+    strict = _run(b"", text).stdout.decode().strip()
+    balanced = _run(b"", "--redaction", "balanced", text).stdout.decode().strip()
+    assert strict.endswith("caller: the [DATE_OF_BIRTH]") and balanced == text
+    assert _run(b"", "--redaction", "lenient", text).returncode == 2
+
+
 def test_text_argument_and_usage_error() -> None:
     proc = _run(b"", "my ssn is 123-45-6789")
     assert proc.returncode == 0 and proc.stdout.decode().strip() == "my ssn is [SSN]"
