@@ -49,6 +49,7 @@ class RelayResult:
     bytes_c2s: int = 0
     bytes_s2c: int = 0
     tee_failures: int = 0
+    protocol_error: str | None = None  # the proxy failed a leg for a frame it could not take
 
 
 class Relay:
@@ -133,10 +134,18 @@ class Relay:
         if src.close_code is None:  # src still open: we stopped because dst went away
             return
         from_client = direction is Direction.C2S
+        src_code, src_reason = src.close_code, src.close_reason or ""
+        failed = src.protocol.close_sent if src.protocol.close_rcvd is None else None
+        if failed is not None and failed.code not in (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY):
+            # websockets failed this leg itself (invalid UTF-8 → 1007, protocol error → 1002, ...)
+            # and discards the peer's echo: the true close is the one it sent, not 1006.
+            src_code, src_reason = failed.code, failed.reason
+            if self.result.close_side is None:
+                self.result.protocol_error = f"{src_code} {src_reason}".strip()
         if self.result.close_side is None:
             self.result.close_side = "client" if from_client else "upstream"
-            self.result.close_code = src.close_code
-            self.result.close_reason = src.close_reason or ""
+            self.result.close_code = src_code
+            self.result.close_reason = src_reason
         lost = CloseCode.GOING_AWAY if from_client else CloseCode.INTERNAL_ERROR
-        code, reason = forwardable(src.close_code, src.close_reason or "", lost=lost)
+        code, reason = forwardable(src_code, src_reason, lost=lost)
         await dst.close(code, reason)  # type: ignore[arg-type]

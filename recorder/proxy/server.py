@@ -1,4 +1,4 @@
-"""The proxy server: handshake mirroring, capacity, drain, and finalization of each call.
+"""The proxy server: handshake mirroring, capacity, drain, and handing each call to the archiver.
 
 reference/hydra-protocol.md §14.6 and DESIGN.md "Transparency contract". The upstream
 connection is opened inside `process_request`, i.e. during the client's handshake, so a
@@ -17,7 +17,6 @@ import ssl
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -28,10 +27,10 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from recorder.capture.records import Direction
+from recorder.archive.archiver import RowsJob
+from recorder.call import CallMeta
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
-from recorder.db.write import CallMeta
 from recorder.errors import RecorderError
 from recorder.proxy.handshake import (
     REFUSAL_HEADERS,
@@ -41,9 +40,11 @@ from recorder.proxy.handshake import (
     server_full_frame,
     validate_upstream,
 )
+from recorder.proxy.archiver import ArchiverProcess
 from recorder.proxy.recording import CallRecording, Recorder
 from recorder.proxy.relay import Relay
 from recorder.scrub import scrub_text
+from recorder.values import Direction
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _http_response(status: int, body: bytes, headers: Headers | None = None) -> 
 class ProxyServer:
     """Owns the listening socket and every call's relay."""
 
-    def __init__(self, settings: Settings, recorder: Recorder) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder, *, recover: bool = True) -> None:
         self.settings = settings
         self._upstream_base = validate_upstream(settings.upstream_url)
         self._recorder = recorder
@@ -98,9 +99,9 @@ class ProxyServer:
         self._full: set[ServerConnection] = set()
         self._draining = False
         self._server: Server | None = None
-        # Archiving is CPU work in Python (replay, render): one call at a time, so that it
-        # never takes more than a fair share of the GIL from the forwarding event loop.
-        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver")
+        # Finalizing is CPU work (replay, render, encryption) and database I/O: it runs in a
+        # process of its own, so that it never takes the forwarding loop's GIL.
+        self.archiver = ArchiverProcess(settings, recover=recover)
         self.port = 0
         self.stats = ProxyStats()
 
@@ -109,7 +110,8 @@ class ProxyServer:
         return len(self.stats.relays)
 
     async def start(self, *, reuse_port: bool = False) -> Server:
-        """Listen; `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
+        """Listen first, then start the archiver (which recovers orphaned journals in the
+        background); `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
         host, port = self.settings.listen_host_port()
         self._server = await serve(
             self._handle,
@@ -126,6 +128,7 @@ class ProxyServer:
             reuse_port=reuse_port or None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
+        await self.archiver.start()
         return self._server
 
     def _server_tls(self) -> ssl.SSLContext | None:
@@ -248,10 +251,10 @@ class ProxyServer:
             return
         pending = self._pending.pop(client)
         meta, recording = pending.meta, pending.recording
-        capture = recording.capture if recording else CaptureSession(
-            gap_threshold_ms=self.settings.gap_threshold_ms
-        )
-        tee = recording.tee if recording else capture.observe
+        # A call without a journal (policy `continue`) keeps at least its rows: only then does
+        # capture run live, on a path that has already failed.
+        capture = None if recording else CaptureSession(gap_threshold_ms=self.settings.gap_threshold_ms)
+        tee = recording.tee if recording else capture.observe  # type: ignore[union-attr]
         relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]
         self.stats.relays[meta.id] = relay
         self.stats.accepted += 1
@@ -272,29 +275,32 @@ class ProxyServer:
             bytes_c2s=result.bytes_c2s,
             bytes_s2c=result.bytes_s2c,
         )
-        if recording is None or result.tee_failures:
-            meta = dataclasses.replace(meta, state="incomplete", reason="call was not recorded" if
-                                       recording is None else "capture failed during the call")
+        if recording is None:
+            meta = meta.incomplete("call was not recorded")
+        elif result.tee_failures:
+            meta = meta.incomplete("recording failed during the call")
+        if result.protocol_error:
+            meta = meta.incomplete(f"the {result.close_side} sent a frame that could not be "
+                                   f"forwarded (close {result.protocol_error})")
         log.info(
-            "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d",
+            "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d hydra_session=%s",
             meta.id, result.close_side, result.close_code, meta.duration_ms,
-            result.bytes_c2s, result.bytes_s2c,
+            result.bytes_c2s, result.bytes_s2c, recording.hydra_session_id if recording else None,
         )
         closed_by = _CLOSED_BY.get(result.close_side or "")
         try:
-            loop = asyncio.get_running_loop()
             if recording is not None:
-                await loop.run_in_executor(self._archiver, recording.finish, meta, ended_ns, closed_by)
+                job = await asyncio.to_thread(recording.finish, meta, ended_ns, closed_by)
+                self.archiver.submit(job, recording.lock)
             else:
+                assert capture is not None
                 capture.close(ended_ns, code=meta.close_code, reason=meta.close_reason,
                               closed_by=closed_by)
-                await loop.run_in_executor(
-                    self._archiver, self._recorder.store_unrecorded, meta, capture.summary()
-                )
+                self.archiver.submit(RowsJob(meta.id, meta, capture.summary()))
         except Exception:
             self.stats.finalize_failures += 1
-            log.exception("call %s: could not finalize; its journal stays for `recorder recover`",
-                          meta.id)
+            log.exception("call %s: could not hand the call to the archiver; its journal stays "
+                          "for `recorder recover`", meta.id)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -313,4 +319,4 @@ class ProxyServer:
             for relay in relays:
                 relay.abort(None, CloseCode.GOING_AWAY, "recorder shutting down")
             await self._server.wait_closed()
-        self._archiver.shutdown(wait=True)
+        await self.archiver.finish(timeout + 30)

@@ -1,29 +1,19 @@
-"""Everything the proxy needs before it accepts a call: database, keys, recovered journals."""
+"""What the forwarding process needs before it accepts a call: keys and the spool.
+
+The database (migrations, rows) and orphaned journals are the archiver process's business, so
+the proxy listens at once, whatever the spool holds.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from recorder.config import Settings
 from recorder.crypto.keys import KeyStore
-from recorder.db.engine import make_engine, upgrade
 from recorder.proxy.recording import Recorder
 
-log = logging.getLogger(__name__)
 
-
-def prepare_recorder(settings: Settings, *, recover: bool = True) -> Recorder:
-    """Migrate, make sure keys exist (the embedded default creates them), recover orphans.
-
-    Blocking: call it before serving or from a worker thread.
-    """
-    upgrade(settings.effective_database_url)
+def prepare_recorder(settings: Settings) -> Recorder:
+    """Make sure keys exist (the embedded default creates them). Blocking, and quick."""
     keystore = KeyStore(settings.home / "keys")
     if not keystore.list():
         keystore.init()  # says once that production keeps identities off proxy hosts
-    recorder = Recorder(settings, make_engine(settings.effective_database_url), keystore)
-    if recover:
-        for result in recorder.recover():
-            log.warning("recovered call %s from its journal: %s (%s)",
-                        result.session_id, result.state, result.reason)
-    return recorder
+    return Recorder(settings, keystore)

@@ -198,7 +198,7 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
         async with run_hydra_sim(HydraSimConfig(seed=8)) as hydra:
             live = replace(settings, upstream_url=hydra.url)
             base = await asyncio.to_thread(prepare_recorder, live)
-            recorder = Recorder(live, base.engine, base.keystore, journal_options={
+            recorder = Recorder(live, base.keystore, journal_options={
                 "open_segment": _failing_after_first_segment, "segment_max_bytes": 4096})
             server = ProxyServer(live, recorder)
             await server.start()
@@ -225,7 +225,6 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
                     code = client.close_code
             finally:
                 await server.drain(timeout_s=2)
-                base.engine.dispose()
             return received, code, sent
 
     received, code, sent = asyncio.run(main())
