@@ -213,6 +213,7 @@ def serve(settings: Settings, conn: Connection) -> None:
     inbox: queue.Queue[object] = queue.Queue()
     threading.Thread(target=_inbox, args=(conn, inbox), name="archiver-inbox", daemon=True).start()
     worker = _Worker(settings, conn)
+    import recorder.archive.pipeline  # noqa: F401 - pay for numpy, soxr & co. once, before the first call ends
     try:
         while True:
             now = time.monotonic()

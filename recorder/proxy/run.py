@@ -7,7 +7,6 @@ import logging
 import signal
 
 from recorder.config import Settings
-from recorder.db.engine import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,8 @@ async def run_proxy(
     recorder = await asyncio.to_thread(prepare_recorder, settings)
     server = ProxyServer(settings, recorder)
     await server.start(reuse_port=worker is not None)
+    from recorder.db.engine import safe_url  # after listening: sqlalchemy is slow to import
+
     scheme = "wss" if settings.certfile else "ws"
     log.info(
         "recorder proxy%s on %s://%s:%d -> %s (database %s, limit %d calls, archiver pid %s)",

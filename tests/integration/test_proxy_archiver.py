@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -204,3 +205,31 @@ def test_a_client_frame_of_invalid_utf8_is_recorded_as_1007(home: Path, database
     assert (close_code, state, side) == (1007, "incomplete", "client")
     archive = open_only_archive(home)
     assert "could not be forwarded (close 1007" in archive.manifest["reason"]
+
+
+def test_an_archiver_killed_mid_job_is_restarted_and_loses_nothing(home: Path, database_url: str) -> None:
+    blocker = home / "archive"
+
+    async def main() -> tuple[int, int | None, int | None]:
+        async with run_hydra_sim(HydraSimConfig(seed=6)) as hydra:
+            async with running_proxy(proxy_settings(home, database_url, hydra.url)) as proxy:
+                blocker.write_text("not a directory: finalization fails until this goes")
+                await _call(proxy.port, 30)
+                archiver = proxy.archiver
+                await _until(lambda: archiver.stats.retries >= 1, 30, "a failed finalization")
+                first = archiver.pid
+                assert first is not None
+                os.kill(first, signal.SIGKILL)
+                await _until(lambda: archiver.stats.restarts == 1 and archiver.pid != first, 30,
+                             "a new archiver")
+                blocker.unlink()
+                await _until(lambda: archiver.pending == 0, 60, "the call is archived")
+                return archiver.stats.done, first, archiver.pid
+
+    done, first, second = asyncio.run(main())
+    assert done == 1 and first != second
+    archive = open_only_archive(home)
+    assert archive.manifest["state"] == "complete", archive.manifest["reason"]
+    caller = [e for e in archive.events if e.get("kind") == "audio" and e["channel"] == "caller"]
+    assert len(caller) == 30
+    assert not list((home / "spool").iterdir())
