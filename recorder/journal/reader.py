@@ -148,6 +148,9 @@ class JournalReader:
             if isinstance(header, SegmentHeader):
                 headers.append((path, header))
             elif number == 1:
+                if header.reason.startswith("unsupported journal version"):
+                    raise JournalError(str(path), f"{header.reason}: written by another version of "
+                                       "recorder; recover it with that version (it is left as it is)")
                 self._early_stop = _named(header, path)
                 return
         self._first = headers[0][1]

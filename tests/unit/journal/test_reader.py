@@ -211,3 +211,13 @@ def test_a_live_owner_keeps_its_journal(tmp_path: Path) -> None:
     taken.release()
     delete_journal(w.session_dir)  # the owner file is part of a journal
     assert not w.session_dir.exists()
+
+
+def test_a_journal_of_another_format_version_is_refused_not_emptied(tmp_path: Path) -> None:
+    session_dir, key, _ = written(tmp_path)
+    (path,) = [p for _, p in segment_files(session_dir)]
+    data = bytearray(path.read_bytes())
+    data[7] = 1  # what the previous format wrote
+    path.write_bytes(bytes(data))
+    with pytest.raises(JournalError, match="unsupported journal version 1.*written by another version"):
+        read_journal(session_dir, session_key=key)
