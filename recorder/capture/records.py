@@ -1,10 +1,12 @@
 """What capture hands to its shell: per-frame records, timeline facts, and the call summary.
 
-Records are what the journal persists (DESIGN.md "Journal"): one ``AudioRecord`` per audio frame
+Records are what finalization renders from (the journal keeps the raw frames and capture
+replays them; the journal keeps ``CloseRecord`` too): one ``AudioRecord`` per audio frame
 (decoded PCM plus where it landed on the archive timeline), one ``FrameRecord`` per other frame
 (the verbatim message), ``TimelineRecord``s for gaps, drift and barge-in cuts, and a
 ``CloseRecord`` when the shell reports the end of the call. Replaying the audio and frame records
-into a fresh ``CaptureSession`` rebuilds the same state (see ``session.replay``).
+into a fresh ``CaptureSession`` rebuilds the same state (see ``session.replay``). The call
+summary's types live in ``recorder.call``, below the database, and are re-exported here.
 
 Positions are on the master clock: archive samples since the session was accepted
 (DESIGN.md "Timeline"). Reprs never show PCM, verbatim frames, tool arguments or outputs.

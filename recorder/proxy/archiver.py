@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -33,16 +33,14 @@ class ArchiverStats:
     restarts: int = 0
     last_cause: str | None = None
     recovered: int = 0
-    results: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
 
 class ArchiverProcess:
     """One archiver process, supervised. `submit` jobs; `finish` waits for them and stops it."""
 
-    def __init__(self, settings: Settings, *, recover: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stats = ArchiverStats()
-        self._recover = recover
         self._outstanding: dict[str, tuple[ArchiveJob | RowsJob, OwnerLock | None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -96,8 +94,7 @@ class ArchiverProcess:
         theirs.close()
         self._process, self._conn = process, ours
         asyncio.get_running_loop().add_reader(ours.fileno(), self._on_readable)
-        if self._recover:
-            self._send(RECOVER)
+        self._send(RECOVER)  # orphans first found are archived between live calls
         for job, _lock in list(self._outstanding.values()):
             self._send(job)
         log.info("archiver process %s started (%d jobs outstanding)", process.pid, len(self._outstanding))
@@ -123,7 +120,7 @@ class ArchiverProcess:
         if kind == "done":
             _, job_id, state, reason, path = message
             self.stats.done += 1
-            self.stats.results[str(job_id)] = (str(state), reason, path)  # type: ignore[assignment]
+            log.info("call %s archived to %s (%s%s)", job_id, path, state, f": {reason}" if reason else "")
             self._settle(str(job_id))
         elif kind == "retry":
             _, job_id, cause, delay = message

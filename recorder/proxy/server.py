@@ -91,7 +91,7 @@ def _http_response(status: int, body: bytes, headers: Headers | None = None) -> 
 class ProxyServer:
     """Owns the listening socket and every call's relay."""
 
-    def __init__(self, settings: Settings, recorder: Recorder, *, recover: bool = True) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder) -> None:
         self.settings = settings
         self._upstream_base = validate_upstream(settings.upstream_url)
         self._recorder = recorder
@@ -101,7 +101,7 @@ class ProxyServer:
         self._server: Server | None = None
         # Finalizing is CPU work (replay, render, encryption) and database I/O: it runs in a
         # process of its own, so that it never takes the forwarding loop's GIL.
-        self.archiver = ArchiverProcess(settings, recover=recover)
+        self.archiver = ArchiverProcess(settings)
         self.port = 0
         self.stats = ProxyStats()
 
