@@ -12,8 +12,8 @@ Contract (DESIGN.md "Journal"):
   ``failure`` is set, ``on_failure`` fires, and later frames are counted, not written.
 - One thread per process (``JournalThread``) serves every open journal: it wakes at least every
   ``flush_interval_s`` of each, seals its batch and hands it to the kernel in large ``os.write``
-  calls (which release the GIL), then fsyncs the journals it wrote, so a process crash loses at
-  most one flush interval. ``fsync``: ``"always"`` wakes on every append and fsyncs each batch;
+  calls (which release the GIL), so a process crash loses at most one flush interval; a second
+  thread fsyncs the journals it wrote. ``fsync``: ``"always"`` wakes on every append and fsyncs each batch;
   ``"interval"`` fsyncs each batch (at most once per interval); ``"never"`` leaves it to the
   kernel (a power loss may lose more; a process crash does not). ``close`` always fsyncs.
 - A full segment ends with ROTATE and the next one starts with its own header.
@@ -104,20 +104,32 @@ def _plain(item: _Queued) -> bytes:
 
 
 class JournalThread:
-    """The one thread that writes every open journal of the process."""
+    """The threads that write every open journal of the process: one writes, one fsyncs.
+
+    The writer hands each due journal's batch to the kernel, so that a process crash loses at
+    most one flush interval whatever the disk's fsync latency; the fsync thread then makes each
+    written journal durable. A journal waiting for its fsync is not written meanwhile (its
+    frames stay queued), so one slow fsync delays that journal only.
+    """
 
     def __init__(self, name: str = "journal-writer") -> None:
         self.name = name
         self._cond = threading.Condition(threading.Lock())
         self._writers: list[JournalWriter] = []
-        self._thread: threading.Thread | None = None
+        self._sync_cond = threading.Condition(threading.Lock())
+        self._to_sync: list[JournalWriter] = []
+        self._threads: list[threading.Thread] = []
 
     def add(self, writer: JournalWriter) -> None:
         with self._cond:
             self._writers.append(writer)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+            if not self._threads or not all(t.is_alive() for t in self._threads):
+                self._threads = [
+                    threading.Thread(target=self._run, name=self.name, daemon=True),
+                    threading.Thread(target=self._sync_run, name="journal-fsync", daemon=True),
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._cond.notify()
 
     def wake(self) -> None:
@@ -129,16 +141,32 @@ class JournalThread:
             with self._cond:
                 while True:
                     now = time.monotonic()
-                    due = [w for w in self._writers if w._due(now)]
+                    due = [w for w in self._writers if not w._syncing and w._due(now)]
                     if due:
                         break
-                    deadlines = [w._deadline for w in self._writers]
-                    self._cond.wait(min(deadlines) - now if deadlines else None)
-            wrote = [w for w in due if w._write_batch()]  # every batch reaches the kernel first,
-            for w in wrote:  # then the slow part: fsync
+                    deadlines = [w._deadline for w in self._writers if not w._syncing]
+                    self._cond.wait(max(0.0, min(deadlines) - now) if deadlines else None)
+            synced = [w for w in due if w._write_batch()]
+            if synced:
+                with self._sync_cond:
+                    for w in synced:
+                        w._syncing = True
+                    self._to_sync.extend(synced)
+                    self._sync_cond.notify()
+
+    def _sync_run(self) -> None:
+        while True:
+            with self._sync_cond:
+                while not self._to_sync:
+                    self._sync_cond.wait()
+                batch, self._to_sync = self._to_sync, []
+            for w in batch:
                 w._finish_tick()
             with self._cond:
+                for w in batch:
+                    w._syncing = False
                 self._writers = [w for w in self._writers if not w._finished]
+                self._cond.notify()
 
 
 _THREAD = JournalThread()
@@ -189,7 +217,6 @@ class JournalWriter:
         self._lock = threading.Lock()
         self._queue: list[_Queued] = []
         self._queued_bytes = 0
-        self._batch_bytes = 0
         self._urgent = False
         self._closing = False
         self._accepting = False
@@ -198,6 +225,7 @@ class JournalWriter:
         self._dropped_records = 0
         self._dropped_bytes = 0
         self._deadline = 0.0
+        self._syncing = False  # handed to the fsync thread; not written meanwhile
         self._finished = False
         self._done = threading.Event()
         self._fd = -1
@@ -378,10 +406,10 @@ class JournalWriter:
         return self._urgent or self._closing or now >= self._deadline
 
     def _write_batch(self) -> bool:
-        """Hand this tick's batch to the kernel; True if there is a sync or a close to finish."""
+        """Hand this tick's batch to the kernel; True if an fsync or the close must follow."""
         with self._lock:
             batch, self._queue = self._queue, []
-            self._batch_bytes, self._urgent = self._queued_bytes, False
+            size, self._urgent = self._queued_bytes, False
             closing = self._closing
             self._deadline = time.monotonic() + self.flush_interval_s
         if batch and not self._broken:
@@ -392,19 +420,22 @@ class JournalWriter:
             except Exception as exc:  # noqa: BLE001 - the thread must report, not die silently
                 logger.exception("journal writer error: session=%s", self.session_id)
                 self._break(OSError(errno.EIO, type(exc).__name__))
-        return bool(batch) or closing
+        with self._lock:
+            self._queued_bytes -= size
+        return closing or (bool(batch) and self.fsync != "never" and not self._broken)
 
     def _finish_tick(self) -> None:
+        """On the fsync thread: make what was written durable; end the journal once closed."""
         closing = self._closing
         if not self._broken:
             try:
                 self._sync(force=closing)
             except OSError as exc:
                 self._break(exc)
+        if not closing:
+            return
         with self._lock:
-            self._queued_bytes -= self._batch_bytes
-            self._batch_bytes = 0
-            if not closing or self._queue:
+            if self._queue:  # the close came after this batch: written at the next tick
                 return
         self._close_fd()
         self._finished = True
