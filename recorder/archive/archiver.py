@@ -136,6 +136,10 @@ class _Worker:
             home=self.settings.home, keystore=self.keystore, engine=self.engine,
             gap_threshold_ms=self.settings.gap_threshold_ms,
         )
+        if isinstance(job, ArchiveJob) and not Path(job.session_dir).exists():
+            # deleted only once archived: a previous archiver finished it and died before saying so
+            self.reply("done", job.id, job.ended.state, job.ended.reason, None)
+            return
         if isinstance(job, ArchiveJob):
             result = archive_journal(Path(job.session_dir), session_key=job.session_key,
                                      ended=job.ended, **common)

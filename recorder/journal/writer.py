@@ -285,10 +285,10 @@ class JournalWriter:
             self._emit([MetaRecord(self._meta)])
             self._sync(force=True)
         except OSError as exc:
-            self._close_fd()
+            self._undo_open()
             raise JournalError(str(self.session_dir), f"cannot create journal: {_describe(exc)}") from exc
         except (ValueError, TypeError) as exc:
-            self._close_fd()
+            self._undo_open()
             raise JournalError(str(self.session_dir), f"cannot create journal: {exc}") from exc
         self._accepting = True
         self._deadline = time.monotonic() + self.flush_interval_s
@@ -297,6 +297,14 @@ class JournalWriter:
             "journal opened: session=%s dir=%s fsync=%s", self.session_id, self.session_dir, self.fsync
         )
         return self
+
+    def _undo_open(self) -> None:
+        """A journal that could not be opened holds no frame yet: leave nothing behind."""
+        self._close_fd()
+        if self.lock is not None:
+            shutil.rmtree(self.session_dir, ignore_errors=True)
+            self.lock.release()
+            self.lock = None
 
     def append_frame(self, direction: Direction, message: str | bytes, arrival_ns: int) -> None:
         """Queue one forwarded frame. Never blocks on I/O, never raises: the relay's hot path."""

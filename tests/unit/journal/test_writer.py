@@ -14,7 +14,14 @@ from recorder.capture.records import (
     Direction,
 )
 from recorder.capture.session import CaptureSession
-from recorder.journal import FSYNC_POLICIES, JournalError, JournalWriter, RawFrame, read_journal
+from recorder.journal import (
+    FSYNC_POLICIES,
+    JournalError,
+    JournalWriter,
+    RawFrame,
+    list_journals,
+    read_journal,
+)
 from recorder.journal.reader import segment_files
 from tests.unit.journal.helpers import (
     IDENTITY,
@@ -144,6 +151,7 @@ def test_disk_full_while_writing_is_a_recorded_failure(tmp_path: Path) -> None:
 def test_unwritable_targets_fail_open_clearly(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="disk full"):
         writer(tmp_path / "spool", open_segment=dev_full_after(1)).open()
+    assert list_journals(tmp_path / "spool") == []  # no frame was recorded: nothing to recover
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(JournalError, match="cannot create journal"):
         writer(tmp_path / "file").open()
