@@ -35,6 +35,7 @@ from recorder.journal.owner import OWNER_FILE
 from recorder.journal.segment import (
     EndRecord,
     FailureRecord,
+    FrameBatch,
     JournalItem,
     MetaRecord,
     RawFrame,
@@ -190,8 +191,8 @@ class JournalReader:
     def frames(self) -> Iterator[RawFrame]:
         """A fresh iterator over the forwarded frames of the clean prefix, in arrival order."""
         for item in self._walk(_Progress()):
-            if isinstance(item, RawFrame):
-                yield item
+            if isinstance(item, FrameBatch):
+                yield from item.frames
 
     def scan(self) -> JournalScan:
         """One pass over the whole journal keeping only its small records."""
@@ -202,8 +203,8 @@ class JournalReader:
         failures: list[FailureRecord] = []
         frames = 0
         for item in self._walk(progress):
-            if isinstance(item, RawFrame):
-                frames += 1
+            if isinstance(item, FrameBatch):
+                frames += len(item.frames)
             elif isinstance(item, MetaRecord):
                 meta = item.meta
             elif isinstance(item, FailureRecord):

@@ -14,10 +14,11 @@ All integers are big-endian in the framing. The first record of segment 1 is MET
 segment but the last ends with ROTATE; a journal closed cleanly ends with END. So a lost tail of
 any segment, a missing segment, a reordered or dropped record is visible to the reader.
 
-Record plaintext = kind (u8) + body. RAW (every forwarded message) is flags (u8: direction,
-text or binary) | arrival ns (i64, little-endian) | the message verbatim: the live path parses
-nothing, capture replays these at finalization. Small records (META, CLOSE, FAILURE, END) are
-JSON.
+Record plaintext = kind (u8) + body. FRAMES holds forwarded messages, each as flags (u8:
+direction, text or binary) | arrival ns (i64) | length (u32) | the message verbatim (little-
+endian): the live path parses nothing, capture replays these at finalization. A flush seals a
+call's frames together, so a torn tail loses at most that flush. Small records (META, CLOSE,
+FAILURE, END) are JSON.
 
 The decoder never raises on bad input: it returns the records of the clean prefix and a
 ``JournalTruncated`` (torn tail) or ``JournalCorrupt`` (bytes that fail authentication or do
@@ -41,6 +42,7 @@ from recorder.journal.errors import JournalCorrupt, JournalTruncated
 __all__ = [
     "EndRecord",
     "FailureRecord",
+    "FrameBatch",
     "JournalItem",
     "MAGIC",
     "MetaRecord",
@@ -53,8 +55,9 @@ __all__ = [
     "iter_records",
     "encode_frame",
     "encode_header",
-    "encode_raw",
+    "encode_frames",
     "encode_record",
+    "frame_part",
     "segment_name",
 ]
 
@@ -65,10 +68,10 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _LEN = struct.Struct(">I")
 _CHECK = 16
-_RAW = struct.Struct("<BBq")  # kind, flags, arrival (ns since the call was accepted)
 
-K_META, K_CLOSE, K_FAILURE, K_ROTATE, K_END, K_RAW = 1, 4, 5, 6, 7, 8
+K_META, K_CLOSE, K_FAILURE, K_ROTATE, K_END, K_FRAMES = 1, 4, 5, 6, 7, 8
 _S2C, _BYTES = 1, 2
+_PART = struct.Struct("<BqI")  # flags, arrival (ns since the call was accepted), length
 
 
 @frozen_value
@@ -115,7 +118,14 @@ class EndRecord(SafeRepr):
     end_meta: dict[str, Any] | None = field(default=None, metadata={"secret": True})
 
 
-JournalItem = MetaRecord | RawFrame | CloseRecord | FailureRecord | RotateRecord | EndRecord
+@frozen_value
+class FrameBatch(SafeRepr):
+    """Frames sealed as one record: what one flush of one call wrote (one AEAD call, not many)."""
+
+    frames: tuple[RawFrame, ...]
+
+
+JournalItem = MetaRecord | FrameBatch | CloseRecord | FailureRecord | RotateRecord | EndRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,22 +280,37 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def encode_raw(direction: Direction, arrival_ns: int, message: str | bytes) -> bytes:
-    """A forwarded frame as the relay saw it: direction, arrival time, the message verbatim."""
+def frame_part(direction: Direction, arrival_ns: int, message: str | bytes) -> bytes:
+    """One forwarded frame inside a FRAMES record: flags, arrival time, length, the message."""
     if isinstance(message, str):
-        flags = _S2C if direction is Direction.S2C else 0
         payload = message.encode("utf-8", "surrogatepass")
+        flags = _S2C if direction is Direction.S2C else 0
     else:
-        flags = (_S2C if direction is Direction.S2C else 0) | _BYTES
         payload = bytes(message)
-    return _RAW.pack(K_RAW, flags, arrival_ns) + payload
+        flags = (_S2C if direction is Direction.S2C else 0) | _BYTES
+    return _PART.pack(flags, arrival_ns, len(payload)) + payload
 
 
-def _decode_raw(data: bytes) -> RawFrame:
-    _kind, flags, arrival = _RAW.unpack_from(data, 0)
-    body = data[_RAW.size :]
-    message: str | bytes = body if flags & _BYTES else body.decode("utf-8", "surrogatepass")
-    return RawFrame(Direction.S2C if flags & _S2C else Direction.C2S, arrival, message)
+def encode_frames(parts: list[bytes]) -> bytes:
+    """The plaintext of a FRAMES record from ``frame_part``s."""
+    return bytes((K_FRAMES,)) + b"".join(parts)
+
+
+def _decode_frames(data: bytes) -> FrameBatch:
+    frames: list[RawFrame] = []
+    pos, end = 1, len(data)
+    while pos < end:
+        flags, arrival, n = _PART.unpack_from(data, pos)
+        pos += _PART.size
+        if pos + n > end:
+            raise _Malformed("frame runs past the record")
+        body = data[pos : pos + n]
+        pos += n
+        message: str | bytes = body if flags & _BYTES else body.decode("utf-8", "surrogatepass")
+        frames.append(RawFrame(Direction.S2C if flags & _S2C else Direction.C2S, arrival, message))
+    if not frames:
+        raise _Malformed("a FRAMES record without frames")
+    return FrameBatch(tuple(frames))
 
 
 def _close_fields(r: CloseRecord) -> dict[str, Any]:
@@ -295,8 +320,8 @@ def _close_fields(r: CloseRecord) -> dict[str, Any]:
 
 def encode_record(record: JournalItem) -> bytes:
     """The plaintext of one record (sealed by the writer)."""
-    if isinstance(record, RawFrame):
-        return encode_raw(record.direction, record.arrival_ns, record.message)
+    if isinstance(record, FrameBatch):
+        return encode_frames([frame_part(f.direction, f.arrival_ns, f.message) for f in record.frames])
     if isinstance(record, MetaRecord):
         return bytes((K_META,)) + _json(record.meta)
     if isinstance(record, CloseRecord):
@@ -320,8 +345,8 @@ def decode_record(plain: bytes) -> JournalItem:
         raise _Malformed("empty record")
     kind = plain[0]
     try:
-        if kind == K_RAW:
-            return _decode_raw(plain)
+        if kind == K_FRAMES:
+            return _decode_frames(plain)
         if kind == K_ROTATE and len(plain) == 1:
             return RotateRecord()
         doc = json.loads(plain[1:]) if kind in (K_META, K_CLOSE, K_FAILURE, K_END) else None

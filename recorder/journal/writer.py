@@ -55,9 +55,10 @@ from recorder.journal.segment import (
     RawFrame,
     RotateRecord,
     encode_frame,
+    encode_frames,
     encode_header,
-    encode_raw,
     encode_record,
+    frame_part,
     segment_name,
 )
 
@@ -76,6 +77,7 @@ _OVERHEAD = 64  # queue accounting per record beyond its payload
 _WRITE_CHUNK = 1 << 20  # hand the kernel about this much per os.write
 _WAKE_BYTES = 4 << 20  # a queue this large is written at once, not at the next tick
 _FRAME_OVERHEAD = 4 + 16  # length prefix + AEAD tag
+_BATCH_BYTES = 1 << 20  # frames sealed together, at most
 
 
 def _default_opener(path: Path) -> int:
@@ -95,12 +97,6 @@ def _describe(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full ({exc.strerror})"
     return f"write failed ({exc.strerror or type(exc).__name__})"
-
-
-def _plain(item: _Queued) -> bytes:
-    if type(item) is tuple:
-        return encode_raw(*item)
-    return encode_record(item)  # type: ignore[arg-type]
 
 
 class JournalThread:
@@ -457,15 +453,35 @@ class JournalWriter:
         self._fail(_describe(exc))
 
     def _emit(self, batch: Sequence[_Queued]) -> None:
-        """Seal ``batch`` into the current segment (rotating as needed) in large writes."""
+        """Seal ``batch`` into the current segment (rotating as needed) in large writes.
+
+        Consecutive frames are sealed together in FRAMES records (as many as fit the segment,
+        up to ``_BATCH_BYTES``): one AEAD call per flush of a call rather than one per frame.
+        """
         assert self._seal is not None
         pending: list[bytes] = []
         pending_bytes = 0
-        for item in batch:
-            try:
-                plain = _plain(item)
-            except Exception as exc:  # noqa: BLE001 - an odd record becomes a recorded failure
-                plain = encode_record(FailureRecord("unencodable", type(exc).__name__))
+        i = 0
+        while i < len(batch):
+            item = batch[i]
+            if type(item) is tuple:
+                room = self.segment_max_bytes - self._segment_bytes - pending_bytes - _FRAME_OVERHEAD - 1
+                parts: list[bytes] = []
+                size = 0
+                while i < len(batch) and type(batch[i]) is tuple:
+                    part = frame_part(*batch[i])  # type: ignore[misc]
+                    if parts and size + len(part) > min(room, _BATCH_BYTES):
+                        break
+                    parts.append(part)
+                    size += len(part)
+                    i += 1
+                plain = encode_frames(parts)
+            else:
+                i += 1
+                try:
+                    plain = encode_record(item)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - an odd record becomes a recorded failure
+                    plain = encode_record(FailureRecord("unencodable", type(exc).__name__))
             need = len(plain) + _FRAME_OVERHEAD
             if self._counter > 0 and self._segment_bytes + pending_bytes + need > self.segment_max_bytes:
                 pending.append(self._frame(RotateRecord()))
