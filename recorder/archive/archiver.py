@@ -165,34 +165,24 @@ class _Worker:
 
     def recover(self) -> None:
         """Queue every journal whose owner is gone (holding its lock until it is archived)."""
+        from recorder.archive.pipeline import claim_orphans
         from recorder.crypto.keys import IdentitiesUnavailable
-        from recorder.journal import claim, describe_owner, list_journals
 
-        spool = self.settings.home / "spool"
-        orphans = list_journals(spool)
-        if not orphans:
-            self.reply("recovered", 0, 0)
-            return
         try:
             self.keystore.identities("archive")
         except IdentitiesUnavailable as exc:
-            log.warning("%d journals wait for `recorder recover` on a host with the archive "
-                        "identities: %s", len(orphans), exc)
-            self.reply("recovered", 0, len(orphans))
+            waiting = len(list((self.settings.home / "spool").glob("[!.]*")))
+            if waiting:
+                log.warning("%d journals wait for `recorder recover` on a host with the archive "
+                            "identities: %s", waiting, exc)
+            self.reply("recovered", 0, waiting)
             return
-        taken = skipped = 0
-        for session_dir in orphans:
-            lock = claim(session_dir)
-            if lock is None:
-                if session_dir.exists():
-                    log.info("journal %s belongs to %s: skipped", session_dir, describe_owner(session_dir))
-                    skipped += 1
-                continue
-            taken += 1
+        taken, skipped = claim_orphans(self.settings.home / "spool")
+        for session_dir, lock in taken:
             self.add(_OrphanJob(session_dir.name, str(session_dir), lock))
         if taken:
-            log.warning("recovering %d orphaned journals in the background", taken)
-        self.reply("recovered", taken, skipped)
+            log.warning("recovering %d orphaned journals in the background", len(taken))
+        self.reply("recovered", len(taken), len(skipped))
 
 
 def _cause(exc: BaseException) -> str:

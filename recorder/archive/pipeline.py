@@ -25,6 +25,7 @@ from recorder.crypto.keys import KeyStore
 from recorder.journal import (
     JournalReader,
     JournalScan,
+    OwnerLock,
     claim,
     delete_journal,
     describe_owner,
@@ -36,7 +37,8 @@ from recorder.errors import RecorderError
 from recorder.redact import redact_payload
 
 __all__ = [
-    "Recovery", "archive_journal", "call_facts", "capture_records", "recover_orphans", "store_rows",
+    "Recovery", "archive_journal", "call_facts", "capture_records", "claim_orphans", "recover_orphans",
+    "store_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,22 @@ class Recovery:
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
 
+def claim_orphans(spool: Path) -> tuple[list[tuple[Path, OwnerLock]], list[tuple[Path, str]]]:
+    """The journals whose owner is gone, claimed (their locks are now the caller's to release),
+    and those a live owner holds, with who it is."""
+    taken: list[tuple[Path, OwnerLock]] = []
+    skipped: list[tuple[Path, str]] = []
+    for session_dir in list_journals(spool):
+        lock = claim(session_dir)
+        if lock is not None:
+            taken.append((session_dir, lock))
+        elif session_dir.exists():  # (else it was archived and deleted meanwhile)
+            owner = describe_owner(session_dir)
+            log.info("journal %s belongs to %s, which is alive: skipped", session_dir, owner)
+            skipped.append((session_dir, owner))
+    return taken, skipped
+
+
 def recover_orphans(
     spool: Path,
     *,
@@ -141,15 +159,9 @@ def recover_orphans(
     identities: Sequence[Identity],
 ) -> Recovery:
     """Archive every journal whose owner is gone (incomplete, with the reason); leave live ones."""
-    out = Recovery()
-    for session_dir in list_journals(spool):
-        lock = claim(session_dir)
-        if lock is None:
-            if session_dir.exists():
-                owner = describe_owner(session_dir)
-                log.info("journal %s belongs to %s, which is alive: skipped", session_dir, owner)
-                out.skipped.append((session_dir, owner))
-            continue
+    taken, skipped = claim_orphans(spool)
+    out = Recovery(skipped=skipped)
+    for session_dir, lock in taken:
         try:
             out.archived.append(archive_journal(
                 session_dir, home=home, keystore=keystore, engine=engine,
