@@ -424,6 +424,7 @@ async def latency_table(upstream: str, plan: list[tuple[int, int]], seconds: flo
     print("|---|---|---|---|---|---|---|")
     for calls, workers in plan:
         base = runs[(calls, "direct")]
+        added99: dict[str, list[float]] = {}
         for target in ("relay", "recorder"):
             rs = runs[(calls, target)]
             add50 = [median(rs, lambda r, d=d: r.p50[d]) - median(base, lambda r, d=d: r.p50[d])
@@ -434,13 +435,17 @@ async def latency_table(upstream: str, plan: list[tuple[int, int]], seconds: flo
             if target == "recorder":
                 cpu += f" / {median(rs, lambda r: r.cpu_total):.2f}"
             damage = [sum(r.damage[i] for r in rs) + sum(r.damage[i] for r in base) for i in range(3)]
-            label = target + (f" ({workers} workers)" if workers > 1 else "")
+            label = target + (f" ({workers} workers)" if workers > 1 and target == "recorder" else "")
             print(f"| {calls} | {label} | {add50[0]:+.2f} / {add50[1]:+.2f} | "
                   f"{add99[0]:+.2f} / {add99[1]:+.2f} | {cpu} | {median(rs, lambda r: r.rss_mb):.0f} | "
                   f"{damage[0]} / {damage[1]} / {damage[2]} |", flush=True)
+            added99[target] = add99
         rec, rel = runs[(calls, "recorder")], runs[(calls, "relay")]
-        print(f"|  | recorder ÷ relay | | p99 ×{median(rec, lambda r: max(r.p99.values())) / max(1e-9, median(rel, lambda r: max(r.p99.values()))):.2f} (raw) | "
-              f"CPU ×{median(rec, lambda r: r.cpu_fwd) / median(rel, lambda r: r.cpu_fwd):.2f} / "
+        ratios = " / ".join(
+            f"×{a / b:.2f}" if b > 0 else "n/a" for a, b in zip(added99["recorder"], added99["relay"], strict=True)
+        )
+        print(f"|  | recorder ÷ relay | | {ratios} | "
+              f"×{median(rec, lambda r: r.cpu_fwd) / median(rel, lambda r: r.cpu_fwd):.2f} / "
               f"×{median(rec, lambda r: r.cpu_total) / median(rel, lambda r: r.cpu_fwd):.2f} | | |")
 
 

@@ -372,6 +372,11 @@ class JournalWriter:
         self._service.wake()
         self._done.wait()
 
+    def discard(self) -> None:
+        """Stop and remove the journal of a call that never happened (its upstream refused)."""
+        self.abandon()
+        self._undo_open()
+
     # --- queue (any thread) ----------------------------------------------------------------------
 
     def _refuse(self, items: list[_Queued], size: int) -> None:

@@ -163,6 +163,20 @@ class ProxyServer:
             self._full.add(connection)
             return None
         plan = plan_upstream(self._upstream_base, request.path, request.headers.raw_items())
+        meta = CallMeta(
+            id=str(uuid.uuid4()),
+            started_at=dt.datetime.now(dt.timezone.utc),
+            ended_at=None,
+            duration_ms=None,
+            upstream_status=101,  # a journal is kept only for a call Hydra accepted
+            model=plan.model,
+            path=plan.path,
+            query=plan.scrubbed_query,
+            metadata=plan.metadata,
+        )
+        # The journal opens (a few fsyncs) while Hydra's handshake runs, so that Hydra's first
+        # frames do not wait for the disk; a call Hydra refuses leaves no journal.
+        opening = asyncio.ensure_future(self._open_recording(meta))
         try:
             upstream = await connect(
                 plan.url,
@@ -178,35 +192,29 @@ class ProxyServer:
                 close_timeout=5,
             )
         except InvalidStatus as exc:
+            await self._discard(opening)
             self.stats.refused_upstream += 1
             refused = exc.response
             log.info("upstream refused %s with HTTP %d", plan.path, refused.status_code)
             return _http_response(refused.status_code, bytes(refused.body or b""), refused.headers)
         except (OSError, TimeoutError, InvalidHandshake) as exc:
+            await self._discard(opening)
             self.stats.unreachable += 1
             reason = scrub_text(str(exc) or type(exc).__name__)
             log.warning("upstream unreachable for %s: %s", plan.path, reason)
             return _http_response(502, b"recorder: upstream unreachable\n")
-        meta = CallMeta(
-            id=str(uuid.uuid4()),
-            started_at=dt.datetime.now(dt.timezone.utc),
-            ended_at=None,
-            duration_ms=None,
-            upstream_status=upstream.response.status_code if upstream.response else 101,
-            model=plan.model,
-            path=plan.path,
-            query=plan.scrubbed_query,
-            metadata=plan.metadata,
-        )
+        except BaseException:  # cancelled: the journal still goes
+            await asyncio.shield(self._discard(opening))
+            raise
         origin_ns = time.monotonic_ns()
-        recording = await self._open_recording(meta, upstream)
+        recording = await opening
         if recording is None and self.settings.recording_failure == "close":
             await upstream.close(CloseCode.GOING_AWAY, "")
             return _http_response(503, b"recorder: cannot record this call; retry later\n")
         self._pending[connection] = _Pending(plan, upstream, meta, origin_ns, recording)
         return None
 
-    async def _open_recording(self, meta: CallMeta, upstream: ClientConnection) -> CallRecording | None:
+    async def _open_recording(self, meta: CallMeta) -> CallRecording | None:
         loop = asyncio.get_running_loop()
 
         def on_failure(reason: str) -> None:  # from the journal's thread
@@ -219,6 +227,12 @@ class ProxyServer:
             log.error("call %s: cannot open its journal (%s); policy %s", meta.id, exc,
                       self.settings.recording_failure)
             return None
+
+    async def _discard(self, opening: asyncio.Future[CallRecording | None]) -> None:
+        """Remove the journal of a call that never started."""
+        recording = await opening
+        if recording is not None:
+            await asyncio.to_thread(recording.journal.discard)
 
     def _recording_failed(self, call_id: str, reason: str) -> None:
         self.stats.recording_failures += 1

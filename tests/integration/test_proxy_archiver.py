@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from recorder.proxy.recording import Recorder
 from recorder.proxy.server import ProxyServer
@@ -25,7 +26,7 @@ from recorder.proxy.startup import prepare_recorder
 from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 from tests.conftest import TEST_API_KEY
 from tests.integration.archive_check import open_only_archive
-from tests.integration.harness import proxy_settings, running_proxy
+from tests.integration.harness import proxy_settings, running_proxy, scripted_upstream
 from tests.integration.test_proxy_records_call import _env
 
 CONFIGURE = '{"type":"session.configure","session":{}}'
@@ -233,3 +234,16 @@ def test_an_archiver_killed_mid_job_is_restarted_and_loses_nothing(home: Path, d
     caller = [e for e in archive.events if e.get("kind") == "audio" and e["channel"] == "caller"]
     assert len(caller) == 30
     assert not list((home / "spool").iterdir())
+
+
+def test_a_call_hydra_refuses_leaves_no_journal(home: Path, database_url: str) -> None:
+    async def main() -> tuple[int, int]:
+        async with scripted_upstream(refuse=(401, b"bad key")) as upstream:
+            async with running_proxy(proxy_settings(home, database_url, upstream.url)) as proxy:
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(_url(proxy.port)):
+                        pass
+                return refused.value.response.status_code, proxy.archiver.stats.done
+
+    assert asyncio.run(main()) == (401, 0)  # no call to archive
+    assert list((home / "spool").iterdir()) == []  # the journal opened meanwhile is gone
