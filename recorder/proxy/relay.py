@@ -1,8 +1,9 @@
 """The two pumps of one call: forward first, then tee; propagate closes both ways.
 
 Every message is handed to the other side before the tee sees it, and the tee is synchronous
-(capture is pure), so nothing on the forwarding path awaits disk or database. A failing tee is
-logged once and recorded; it never stops forwarding.
+(it queues the raw frame for the journal), so nothing on the forwarding path awaits disk or
+database. A failing tee is logged once and recorded; it never stops forwarding. A leg that
+websockets itself failed (invalid UTF-8: 1007) is on record with the code it sent, not 1006.
 """
 
 from __future__ import annotations
