@@ -1,6 +1,6 @@
 """The journal writer: one background thread seals and appends every live call's frames.
 
-Contract (DESIGN.md "Journal"):
+Contract:
 
 - ``open()`` is synchronous: it creates ``spool_dir/<session_id>/`` holding its owner lock
   (``owner.py``), draws the session key, writes segment 1 (header + META record) and makes it
