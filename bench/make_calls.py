@@ -19,7 +19,7 @@ from recorder.archive.finalize import finalize_call
 from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord
 from recorder.capture.session import CaptureSession
 from recorder.crypto.keys import KeyStore
-from recorder.db.write import CallMeta
+from recorder.call import CallMeta
 from recorder.simulate.voice import agent_words, caller_words
 
 MS = 1_000_000

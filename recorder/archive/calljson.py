@@ -11,17 +11,17 @@ import datetime as dt
 import json
 from typing import Any
 
-from recorder.capture.records import (
+from recorder.call import (
+    CallMeta,
     CallSummary,
     CutTrigger,
-    Direction,
     ErrorSummary,
     ResponseSummary,
     SpeechTurn,
     ToolCallSummary,
 )
-from recorder.db.write import CallMeta
 from recorder.errors import IntegrityError
+from recorder.values import Direction
 
 CALL_FORMAT = "recorder-call/1"
 
@@ -39,14 +39,10 @@ def _plain(value: Any) -> Any:
 def dump(meta: CallMeta, summary: CallSummary) -> bytes:
     doc = {
         "format": CALL_FORMAT,
-        "meta": _plain(dataclasses.asdict(meta)),
+        "meta": meta.to_json(),
         "summary": _plain(dataclasses.asdict(summary)),
     }
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def _time(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
 
 
 def _enum(cls: Any, value: str | None) -> Any:
@@ -59,10 +55,7 @@ def load(data: bytes, *, name: str = "call.json") -> tuple[CallMeta, CallSummary
         doc = json.loads(data)
         if doc.get("format") != CALL_FORMAT:
             raise ValueError(f"format is {doc.get('format')!r}, expected {CALL_FORMAT}")
-        m = dict(doc["meta"])
-        m["started_at"] = _time(m["started_at"])
-        m["ended_at"] = _time(m.get("ended_at"))
-        meta = CallMeta(**m)
+        meta = CallMeta.from_json(doc["meta"])
         s = dict(doc["summary"])
         s["tools"] = tuple(s["tools"])
         s["warnings"] = tuple(s["warnings"])

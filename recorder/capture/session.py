@@ -120,6 +120,11 @@ class CaptureSession:
 
     # --- feeding ---------------------------------------------------------------------------------
 
+    @property
+    def pci_paused(self) -> bool:
+        """A tool named in ``pci_tools`` is in flight: caller audio is being recorded as silence."""
+        return self._pause is not None
+
     def observe(self, direction: Direction, message: str | bytes, arrival_ns: int) -> list[Record]:
         """Take one frame exactly as forwarded; returns the records to persist for it."""
         direction = Direction(direction)

@@ -93,26 +93,23 @@ async def run_call_demo(settings: Settings) -> str:
     from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 
     recorder = await asyncio.to_thread(prepare_recorder, settings)
-    try:
-        async with run_hydra_sim(HydraSimConfig(seed=7, speech="wordcode", replies=REPLIES, speed=SPEED)) as hydra:
-            proxy_settings = dataclasses.replace(settings, upstream_url=hydra.url, listen="127.0.0.1:0")
-            server = ProxyServer(proxy_settings, recorder)
-            await server.start()
-            click.echo(f"stand-in Hydra on {hydra.url}; recorder proxy on ws://127.0.0.1:{server.port}")
-            click.echo("calling: the caller gives a card number, a date of birth and an email "
-                       "(about 30 s, in real time) ...")
-            transcript = await run_call(
-                f"ws://127.0.0.1:{server.port}/waves/v1/s2s?model=hydra-v1.1",
-                demo_script(),  # type: ignore[arg-type]
-                api_key=DEMO_API_KEY,
-                headers={"X-Recorder-Agent-Id": "demo-agent", "X-Recorder-Tenant": "demo"},
-                observe=CallProgress(),
-            )
-            click.echo(f"  {transcript.duration_s:5.1f} s  caller hung up; archiving the call ...")
-            await server.drain(timeout_s=5)
-        return transcript.session_id or ""
-    finally:
-        recorder.engine.dispose()
+    async with run_hydra_sim(HydraSimConfig(seed=7, speech="wordcode", replies=REPLIES, speed=SPEED)) as hydra:
+        proxy_settings = dataclasses.replace(settings, upstream_url=hydra.url, listen="127.0.0.1:0")
+        server = ProxyServer(proxy_settings, recorder)
+        await server.start()
+        click.echo(f"stand-in Hydra on {hydra.url}; recorder proxy on ws://127.0.0.1:{server.port}")
+        click.echo("calling: the caller gives a card number, a date of birth and an email "
+                   "(about 30 s, in real time) ...")
+        transcript = await run_call(
+            f"ws://127.0.0.1:{server.port}/waves/v1/s2s?model=hydra-v1.1",
+            demo_script(),  # type: ignore[arg-type]
+            api_key=DEMO_API_KEY,
+            headers={"X-Recorder-Agent-Id": "demo-agent", "X-Recorder-Tenant": "demo"},
+            observe=CallProgress(),
+        )
+        click.echo(f"  {transcript.duration_s:5.1f} s  caller hung up; archiving the call ...")
+        await server.drain(timeout_s=5)
+    return transcript.session_id or ""
 
 
 async def transcribe_demo(settings: Settings, session_key: str) -> object:

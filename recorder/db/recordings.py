@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from recorder.capture.records import CallSummary
+from recorder.call import CallMeta, CallSummary
 from recorder.db import ledger, usage
 from recorder.db.engine import retrying_transaction
 from recorder.db.models import CallSession, Recording
-from recorder.db.write import CallMeta, write_call
+from recorder.db.write import write_call
 from recorder.errors import IntegrityError
 
 logger = logging.getLogger(__name__)

@@ -1,41 +1,17 @@
 """Write one finished call's rows in a single transaction.
 
-Input is the proxy's connection facts (`CallMeta`) and capture's `CallSummary`; nothing here
-touches sockets. Called from a worker thread after the call, never on the forwarding path.
+Input is the call's facts (`recorder.call`: the proxy's `CallMeta` and capture's
+`CallSummary`); nothing here touches sockets. Called from a worker thread after the call, never on the forwarding path.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from recorder.capture.records import CallSummary
+from recorder.call import CallMeta, CallSummary
 from recorder.db.models import CallError, CallSession, Response, ToolCall
-
-
-@dataclass(frozen=True, slots=True)
-class CallMeta:
-    """What the proxy knows about a connection that capture does not."""
-
-    id: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    duration_ms: float | None
-    state: str = "complete"
-    reason: str | None = None  # why the record is incomplete, if it is
-    close_code: int | None = None
-    close_reason: str | None = None
-    close_side: str | None = None
-    upstream_status: int | None = None
-    model: str | None = None
-    path: str | None = None
-    query: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    bytes_c2s: int = 0
-    bytes_s2c: int = 0
 
 
 def write_call(

@@ -12,52 +12,17 @@ a well-formed frame whose type is not one Hydra documents for that direction bec
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar
 
 from recorder.units import AGENT_RATE, BYTES_PER_SAMPLE, CALLER_RATE, Hz
+from recorder.values import (  # noqa: F401 - shared shapes, re-exported here
+    Direction,
+    SafeRepr,
+    frozen_value,
+    secret_field,
+)
 
 
-class Direction(enum.StrEnum):
-    """Which way a frame travelled through the proxy."""
-
-    C2S = "c2s"  # client -> Hydra (caller)
-    S2C = "s2c"  # Hydra -> client (agent)
-
-
-def secret_field(default: Any = None) -> Any:
-    """A field whose value must never appear in a repr (only its length does)."""
-    return field(default=default, metadata={"secret": True})
-
-
-class SafeRepr:
-    """repr that shows sizes instead of payloads for fields marked secret or named ``pcm``."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        parts: list[str] = []
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if f.name == "pcm" and isinstance(value, bytes):
-                parts.append(f"pcm=<{len(value)} bytes, {len(value) // BYTES_PER_SAMPLE} samples>")
-            elif f.metadata.get("secret") and value is not None:
-                unit = "bytes" if isinstance(value, bytes) else "chars"
-                parts.append(f"{f.name}=<{len(value)} {unit}>")
-            else:
-                parts.append(f"{f.name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-
-_T = TypeVar("_T")
-
-
-@dataclass_transform(frozen_default=True)
-def frozen_value(cls: type[_T]) -> type[_T]:
-    """A frozen, slotted dataclass whose repr is SafeRepr's (a decorator type checkers see
-    through, which a bare `dataclass(...)` alias is not)."""
-    return dataclass(frozen=True, slots=True, repr=False)(cls)
 
 
 

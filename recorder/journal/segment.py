@@ -3,7 +3,7 @@
 A journal is a directory of segments ``seg-000001.rj``, ``seg-000002.rj``, ... (DESIGN.md
 "Journal"; issue4-design.md "Journal"). One segment::
 
-    header   b"RECJRNL" version(u8=1) | segment (u32) | len (u16) session id (UTF-8)
+    header   b"RECJRNL" version(u8=2) | segment (u32) | len (u16) session id (UTF-8)
              | len (u16) key ids (ASCII, comma separated) | len (u32) wrapped session key
              (an age v1 file to the archive recipients, see ``recorder.crypto.seal``)
              | key check (16 bytes, ``SessionSeal.key_check``)
@@ -14,10 +14,11 @@ All integers are big-endian in the framing. The first record of segment 1 is MET
 segment but the last ends with ROTATE; a journal closed cleanly ends with END. So a lost tail of
 any segment, a missing segment, a reordered or dropped record is visible to the reader.
 
-Record plaintext = kind (u8) + body. AUDIO and FRAME bodies are a little-endian ``struct``
-head, length-prefixed optional strings (u32, 0xFFFFFFFF = None) and the raw payload (PCM bytes
-or the verbatim frame) to the end; the rare record whose integers do not fit the head is
-written as AUDIO_JSON / FRAME_JSON (a JSON head, then the payload). Small records are JSON.
+Record plaintext = kind (u8) + body. FRAMES holds forwarded messages, each as flags (u8:
+direction, text or binary) | arrival ns (i64) | length (u32) | the message verbatim (little-
+endian): the live path parses nothing, capture replays these at finalization. A flush seals a
+call's frames together, so a torn tail loses at most that flush. Small records (META, CLOSE,
+FAILURE, END) are JSON.
 
 The decoder never raises on bad input: it returns the records of the clean prefix and a
 ``JournalTruncated`` (torn tail) or ``JournalCorrupt`` (bytes that fail authentication or do
@@ -26,50 +27,60 @@ not parse) naming the segment and the byte offset where trust ends.
 
 from __future__ import annotations
 
+import io
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
-from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord
+from recorder.capture.records import CloseRecord, Direction
 from recorder.crypto.seal import SealError, SessionSeal
-from recorder.hydra.events import SafeRepr, frozen_value
+from recorder.hydra.events import SafeRepr, frozen_value, secret_field
 from recorder.journal.errors import JournalCorrupt, JournalTruncated
 
 __all__ = [
     "EndRecord",
     "FailureRecord",
+    "FrameBatch",
     "JournalItem",
     "MAGIC",
     "MetaRecord",
+    "RawFrame",
     "RotateRecord",
     "SegmentHeader",
     "decode_header",
     "decode_record",
     "decode_records",
+    "iter_records",
     "encode_frame",
     "encode_header",
+    "encode_frames",
     "encode_record",
+    "frame_part",
     "segment_name",
 ]
 
-MAGIC = b"RECJRNL\x01"
+MAGIC = b"RECJRNL\x02"
 MAX_RECORD = 1 << 28  # ciphertext bytes; anything longer is corruption, not a record
 _HEAD = struct.Struct(">IH")  # segment, session id length
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _LEN = struct.Struct(">I")
-_STR = struct.Struct("<I")
-_NONE = 0xFFFF_FFFF
 _CHECK = 16
-_AUDIO = struct.Struct("<qqIqqqqB")  # seq, arrival, rate, start, length, out idx, content idx, flags
-_FRAME = struct.Struct("<qqB")  # seq, arrival, flags
 
-K_META, K_AUDIO, K_FRAME, K_CLOSE, K_FAILURE, K_ROTATE, K_END = 1, 2, 3, 4, 5, 6, 7
-K_AUDIO_JSON, K_FRAME_JSON = 0x12, 0x13
+K_META, K_CLOSE, K_FAILURE, K_ROTATE, K_END, K_FRAMES = 1, 4, 5, 6, 7, 8
+_S2C, _BYTES = 1, 2
+_PART = struct.Struct("<BqI")  # flags, arrival (ns since the call was accepted), length
 
-_S2C, _BEFORE, _DISCARDED, _HAS_OUT, _HAS_CONTENT = 1, 2, 4, 8, 16
-_BYTES, _UNKNOWN = 2, 4
+
+@frozen_value
+class RawFrame(SafeRepr):
+    """One forwarded message exactly as it crossed the proxy, stamped on arrival."""
+
+    direction: Direction
+    arrival_ns: int
+    message: str | bytes = secret_field()
 
 
 
@@ -107,7 +118,14 @@ class EndRecord(SafeRepr):
     end_meta: dict[str, Any] | None = field(default=None, metadata={"secret": True})
 
 
-JournalItem = MetaRecord | AudioRecord | FrameRecord | CloseRecord | FailureRecord | RotateRecord | EndRecord
+@frozen_value
+class FrameBatch(SafeRepr):
+    """Frames sealed as one record: what one flush of one call wrote (one AEAD call, not many)."""
+
+    frames: tuple[RawFrame, ...]
+
+
+JournalItem = MetaRecord | FrameBatch | CloseRecord | FailureRecord | RotateRecord | EndRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,39 +212,61 @@ def encode_frame(ciphertext: bytes) -> bytes:
 def decode_records(
     data: bytes | memoryview, header: SegmentHeader, seal: SessionSeal, *, name: str = "<segment>"
 ) -> tuple[list[JournalItem], JournalTruncated | None]:
-    """Every record after the header up to the first that is torn or fails; and that stop.
+    """Every record after the header up to the first that is torn or fails; and that stop."""
+    stream = io.BytesIO(bytes(data))
+    stream.seek(header.size)
+    out: list[JournalItem] = []
+    for item in iter_records(stream, header, seal, name=name):
+        if isinstance(item, JournalTruncated):
+            return out, item
+        out.append(item)
+    return out, None
 
-    Stops without a report at the end of the data, or right after an END or ROTATE record
-    (bytes after those are reported as corrupt: nothing may follow them).
+
+def iter_records(
+    stream: BinaryIO, header: SegmentHeader, seal: SessionSeal, *, name: str = "<segment>"
+) -> Iterator[JournalItem | JournalTruncated]:
+    """Records read one at a time from ``stream`` (positioned after the header).
+
+    Ends at the end of the data, or with a ``JournalTruncated``/``JournalCorrupt`` naming where
+    trust ends; bytes after an END or ROTATE record are corrupt: nothing may follow them. Holds
+    one record in memory at a time.
     """
-    view = memoryview(data)
     seg = header.segment
     pos = header.size
-    out: list[JournalItem] = []
     counter = 0
-    end = len(view)
-    while pos < end:
-        if out and isinstance(out[-1], EndRecord | RotateRecord):
-            return out, JournalCorrupt(seg, pos, "bytes after the last record of the segment")
-        if pos + _LEN.size > end:
-            return out, JournalTruncated(seg, pos, "torn record length")
-        (n,) = _LEN.unpack_from(view, pos)
+    last: JournalItem | None = None
+    while True:
+        prefix = stream.read(_LEN.size)
+        if not prefix:
+            return
+        if isinstance(last, EndRecord | RotateRecord):
+            yield JournalCorrupt(seg, pos, "bytes after the last record of the segment")
+            return
+        if len(prefix) < _LEN.size:
+            yield JournalTruncated(seg, pos, "torn record length")
+            return
+        (n,) = _LEN.unpack(prefix)
         if n > MAX_RECORD or n < 17:
-            return out, JournalCorrupt(seg, pos, f"impossible record length {n}")
-        if pos + _LEN.size + n > end:
-            return out, JournalTruncated(seg, pos, "torn record")
-        body = bytes(view[pos + _LEN.size : pos + _LEN.size + n])
+            yield JournalCorrupt(seg, pos, f"impossible record length {n}")
+            return
+        body = stream.read(n)
+        if len(body) < n:
+            yield JournalTruncated(seg, pos, "torn record")
+            return
         try:
             plain = seal.open(seg, counter, body, name=name)
         except SealError:
-            return out, JournalCorrupt(seg, pos, "record failed authentication")
+            yield JournalCorrupt(seg, pos, "record failed authentication")
+            return
         try:
-            out.append(decode_record(plain))
+            last = decode_record(plain)
         except _Malformed as exc:
-            return out, JournalCorrupt(seg, pos, f"malformed record: {exc}")
+            yield JournalCorrupt(seg, pos, f"malformed record: {exc}")
+            return
+        yield last
         counter += 1
         pos += _LEN.size + n
-    return out, None
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -240,119 +280,37 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def _put_str(parts: list[bytes], value: str | None) -> None:
-    if value is None:
-        parts.append(_STR.pack(_NONE))
+def frame_part(direction: Direction, arrival_ns: int, message: str | bytes) -> bytes:
+    """One forwarded frame inside a FRAMES record: flags, arrival time, length, the message."""
+    if isinstance(message, str):
+        payload = message.encode("utf-8", "surrogatepass")
+        flags = _S2C if direction is Direction.S2C else 0
     else:
-        raw = value.encode("utf-8", "surrogatepass")
-        parts.append(_STR.pack(len(raw)))
-        parts.append(raw)
+        payload = bytes(message)
+        flags = (_S2C if direction is Direction.S2C else 0) | _BYTES
+    return _PART.pack(flags, arrival_ns, len(payload)) + payload
 
 
-def _get_str(data: bytes, pos: int) -> tuple[str | None, int]:
-    (n,) = _STR.unpack_from(data, pos)
-    pos += _STR.size
-    if n == _NONE:
-        return None, pos
-    if pos + n > len(data):
-        raise _Malformed("string runs past the record")
-    return data[pos : pos + n].decode("utf-8", "surrogatepass"), pos + n
+def encode_frames(parts: list[bytes]) -> bytes:
+    """The plaintext of a FRAMES record from ``frame_part``s."""
+    return bytes((K_FRAMES,)) + b"".join(parts)
 
 
-def _encode_audio(r: AudioRecord) -> bytes:
-    flags = (
-        (_S2C if r.direction is Direction.S2C else 0)
-        | (_BEFORE if r.before_configured else 0)
-        | (_DISCARDED if r.discarded else 0)
-        | (_HAS_OUT if r.output_index is not None else 0)
-        | (_HAS_CONTENT if r.content_index is not None else 0)
-    )
-    try:
-        head = _AUDIO.pack(
-            r.seq, r.arrival_ns, r.sample_rate, r.start, r.length,
-            r.output_index or 0, r.content_index or 0, flags,
-        )
-    except struct.error:
-        return _encode_json_head(K_AUDIO_JSON, r, r.pcm)
-    parts = [bytes((K_AUDIO,)), head]
-    _put_str(parts, r.event_id)
-    _put_str(parts, r.response_id)
-    _put_str(parts, r.item_id)
-    parts.append(r.pcm)
-    return b"".join(parts)
-
-
-def _decode_audio(data: bytes) -> AudioRecord:
-    seq, arrival, rate, start, length, out_idx, content_idx, flags = _AUDIO.unpack_from(data, 1)
-    event_id, pos = _get_str(data, 1 + _AUDIO.size)
-    response_id, pos = _get_str(data, pos)
-    item_id, pos = _get_str(data, pos)
-    return AudioRecord(
-        seq, Direction.S2C if flags & _S2C else Direction.C2S, arrival, data[pos:], rate, start,
-        length, event_id=event_id, response_id=response_id, item_id=item_id,
-        output_index=out_idx if flags & _HAS_OUT else None,
-        content_index=content_idx if flags & _HAS_CONTENT else None,
-        before_configured=bool(flags & _BEFORE), discarded=bool(flags & _DISCARDED),
-    )
-
-
-def _encode_frame_record(r: FrameRecord) -> bytes:
-    is_bytes = isinstance(r.message, bytes)
-    flags = (
-        (_S2C if r.direction is Direction.S2C else 0)
-        | (_BYTES if is_bytes else 0)
-        | (_UNKNOWN if r.unknown else 0)
-    )
-    try:
-        head = _FRAME.pack(r.seq, r.arrival_ns, flags)
-    except struct.error:
-        return _encode_json_head(K_FRAME_JSON, r, r.message)
-    parts = [bytes((K_FRAME,)), head]
-    _put_str(parts, r.type)
-    _put_str(parts, r.unparsed)
-    message = r.message
-    parts.append(bytes(message) if isinstance(message, bytes) else message.encode("utf-8", "surrogatepass"))
-    return b"".join(parts)
-
-
-def _decode_frame_record(data: bytes) -> FrameRecord:
-    seq, arrival, flags = _FRAME.unpack_from(data, 1)
-    kind, pos = _get_str(data, 1 + _FRAME.size)
-    unparsed, pos = _get_str(data, pos)
-    raw = data[pos:]
-    message: str | bytes = raw if flags & _BYTES else raw.decode("utf-8", "surrogatepass")
-    direction = Direction.S2C if flags & _S2C else Direction.C2S
-    return FrameRecord(seq, direction, arrival, message, kind, unparsed, bool(flags & _UNKNOWN))
-
-
-_AUDIO_FIELDS = (
-    "seq", "direction", "arrival_ns", "sample_rate", "start", "length", "event_id", "response_id",
-    "item_id", "output_index", "content_index", "before_configured", "discarded",
-)
-_FRAME_FIELDS = ("seq", "direction", "arrival_ns", "type", "unparsed", "unknown")
-
-
-def _encode_json_head(kind: int, r: AudioRecord | FrameRecord, payload: str | bytes) -> bytes:
-    """Fallback for integers that do not fit the struct head (never seen from sane peers)."""
-    names = _AUDIO_FIELDS if kind == K_AUDIO_JSON else _FRAME_FIELDS
-    head: dict[str, Any] = {n: getattr(r, n) for n in names}
-    head["direction"] = Direction(r.direction).value
-    if isinstance(payload, str):
-        head["text"] = True
-        payload = payload.encode("utf-8", "surrogatepass")
-    raw = _json(head)
-    return bytes((kind,)) + _U32.pack(len(raw)) + raw + bytes(payload)
-
-
-def _decode_json_head(kind: int, data: bytes) -> AudioRecord | FrameRecord:
-    (n,) = _U32.unpack_from(data, 1)
-    head = json.loads(data[5 : 5 + n])
-    payload = data[5 + n :]
-    head["direction"] = Direction(head["direction"])
-    if kind == K_AUDIO_JSON:
-        return AudioRecord(pcm=payload, **{k: head[k] for k in _AUDIO_FIELDS})
-    message: str | bytes = payload.decode("utf-8", "surrogatepass") if head.get("text") else payload
-    return FrameRecord(message=message, **{k: head[k] for k in _FRAME_FIELDS})
+def _decode_frames(data: bytes) -> FrameBatch:
+    frames: list[RawFrame] = []
+    pos, end = 1, len(data)
+    while pos < end:
+        flags, arrival, n = _PART.unpack_from(data, pos)
+        pos += _PART.size
+        if pos + n > end:
+            raise _Malformed("frame runs past the record")
+        body = data[pos : pos + n]
+        pos += n
+        message: str | bytes = body if flags & _BYTES else body.decode("utf-8", "surrogatepass")
+        frames.append(RawFrame(Direction.S2C if flags & _S2C else Direction.C2S, arrival, message))
+    if not frames:
+        raise _Malformed("a FRAMES record without frames")
+    return FrameBatch(tuple(frames))
 
 
 def _close_fields(r: CloseRecord) -> dict[str, Any]:
@@ -362,10 +320,8 @@ def _close_fields(r: CloseRecord) -> dict[str, Any]:
 
 def encode_record(record: JournalItem) -> bytes:
     """The plaintext of one record (sealed by the writer)."""
-    if isinstance(record, AudioRecord):
-        return _encode_audio(record)
-    if isinstance(record, FrameRecord):
-        return _encode_frame_record(record)
+    if isinstance(record, FrameBatch):
+        return encode_frames([frame_part(f.direction, f.arrival_ns, f.message) for f in record.frames])
     if isinstance(record, MetaRecord):
         return bytes((K_META,)) + _json(record.meta)
     if isinstance(record, CloseRecord):
@@ -389,12 +345,8 @@ def decode_record(plain: bytes) -> JournalItem:
         raise _Malformed("empty record")
     kind = plain[0]
     try:
-        if kind == K_AUDIO:
-            return _decode_audio(plain)
-        if kind == K_FRAME:
-            return _decode_frame_record(plain)
-        if kind in (K_AUDIO_JSON, K_FRAME_JSON):
-            return _decode_json_head(kind, plain)
+        if kind == K_FRAMES:
+            return _decode_frames(plain)
         if kind == K_ROTATE and len(plain) == 1:
             return RotateRecord()
         doc = json.loads(plain[1:]) if kind in (K_META, K_CLOSE, K_FAILURE, K_END) else None

@@ -1,18 +1,19 @@
-"""The journal writer: a background thread that seals and appends records off the forwarding path.
+"""The journal writer: one background thread seals and appends every live call's frames.
 
-Contract (DESIGN.md "Journal", issue4-design.md "Journal"):
+Contract:
 
-- ``open()`` is synchronous: it creates ``spool_dir/<session_id>/``, draws the session key,
-  writes segment 1 (header + META record) and makes it durable before returning, or raises
-  ``JournalError``. Only then does forwarding start.
-- ``append(records)`` never blocks on disk and never raises: it queues the records under a lock
-  (bounded by ``queue_max_bytes``). Timeline records are derived facts and are skipped (capture
-  rebuilds them on replay). Overflow is a *recorded* failure: a ``FailureRecord`` is queued in
-  place of the records that did not fit, ``failure`` is set, ``on_failure`` fires, and later
-  audio/frame records are counted, not written.
-- The thread wakes at least every ``flush_interval_s``, seals the batch and hands it to the
-  kernel in large ``os.write`` calls (which release the GIL), so a process crash loses at most
-  one flush interval. ``fsync``: ``"always"`` wakes on every append and fsyncs each batch;
+- ``open()`` is synchronous: it creates ``spool_dir/<session_id>/`` holding its owner lock
+  (``owner.py``), draws the session key, writes segment 1 (header + META record) and makes it
+  durable before returning, or raises ``JournalError``. Only then does forwarding start.
+- ``append_frame(direction, message, arrival_ns)`` is the relay's whole recording cost: it queues
+  the raw frame under a lock (bounded by ``queue_max_bytes``), never blocks on disk and never
+  raises. Nothing is parsed live; capture replays the frames at finalization. Overflow is a
+  *recorded* failure: a ``FailureRecord`` is queued in place of the frames that did not fit,
+  ``failure`` is set, ``on_failure`` fires, and later frames are counted, not written.
+- One thread per process (``JournalThread``) serves every open journal: it wakes at least every
+  ``flush_interval_s`` of each, seals its batch and hands it to the kernel in large ``os.write``
+  calls (which release the GIL), so a process crash loses at most one flush interval; a second
+  thread fsyncs the journals it wrote. ``fsync``: ``"always"`` wakes on every append and fsyncs each batch;
   ``"interval"`` fsyncs each batch (at most once per interval); ``"never"`` leaves it to the
   kernel (a power loss may lose more; a process crash does not). ``close`` always fsyncs.
 - A full segment ends with ROTATE and the next one starts with its own header.
@@ -20,10 +21,11 @@ Contract (DESIGN.md "Journal", issue4-design.md "Journal"):
   what was written stays readable up to the last whole record. ``on_failure(reason)`` is called
   exactly once, from whichever thread noticed (the writer thread, or the caller of ``append`` on
   overflow): it must be thread-safe and quick (e.g. ``loop.call_soon_threadsafe``).
-- ``close(close_record, end_meta)`` queues the close and the END marker, flushes, fsyncs and
-  joins: it blocks for up to one write + fsync, so an asyncio shell calls it through
-  ``asyncio.to_thread``. ``session_key`` stays in memory so the proxy can read its own journal
-  back. ``abandon()`` stops without the END marker (what a crash leaves; for tests).
+- ``close(close_record, end_meta)`` queues the close and the END marker, and waits until they
+  are written and fsynced: it blocks for up to one write + fsync, so an asyncio shell calls it
+  through ``asyncio.to_thread``. The owner lock outlives ``close``: whoever archives the journal
+  releases it (``lock``). ``session_key`` stays in memory so the proxy's archiver can read the
+  journal back. ``abandon()`` stops without the END marker (what a crash leaves; for tests).
 """
 
 from __future__ import annotations
@@ -32,30 +34,35 @@ import errno
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
+from recorder.capture.records import CloseRecord, Direction
 from recorder.crypto.age import Recipient, recipient_key_ids
 from recorder.crypto.seal import SessionSeal
 from recorder.durable import fsync_dir
 from recorder.journal.errors import JournalError
+from recorder.journal.owner import OwnerLock, claim
 from recorder.journal.segment import (
     EndRecord,
     FailureRecord,
     JournalItem,
     MetaRecord,
+    RawFrame,
     RotateRecord,
     encode_frame,
+    encode_frames,
     encode_header,
     encode_record,
+    frame_part,
     segment_name,
 )
 
-__all__ = ["FsyncPolicy", "JournalWriter", "FSYNC_POLICIES"]
+__all__ = ["FsyncPolicy", "JournalThread", "JournalWriter", "FSYNC_POLICIES"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +70,14 @@ FsyncPolicy = Literal["always", "interval", "never"]
 FSYNC_POLICIES: tuple[FsyncPolicy, ...] = ("always", "interval", "never")
 Rng = Callable[[int], bytes]
 SegmentOpener = Callable[[Path], int]
+_Queued = tuple[Direction, int, "str | bytes"] | JournalItem
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _OVERHEAD = 64  # queue accounting per record beyond its payload
 _WRITE_CHUNK = 1 << 20  # hand the kernel about this much per os.write
 _WAKE_BYTES = 4 << 20  # a queue this large is written at once, not at the next tick
 _FRAME_OVERHEAD = 4 + 16  # length prefix + AEAD tag
+_BATCH_BYTES = 1 << 20  # frames sealed together, at most
 
 
 def _default_opener(path: Path) -> int:
@@ -90,19 +99,77 @@ def _describe(exc: OSError) -> str:
     return f"write failed ({exc.strerror or type(exc).__name__})"
 
 
-def _size(record: object) -> int | None:
-    """Queue cost of a record, or None for records the journal does not keep."""
-    if isinstance(record, AudioRecord):
-        return len(record.pcm) + _OVERHEAD
-    if isinstance(record, FrameRecord):
-        return len(record.message) + _OVERHEAD
-    if isinstance(record, CloseRecord | FailureRecord):
-        return _OVERHEAD
-    return None
+class JournalThread:
+    """The threads that write every open journal of the process: one writes, one fsyncs.
+
+    The writer hands each due journal's batch to the kernel, so that a process crash loses at
+    most one flush interval whatever the disk's fsync latency; the fsync thread then makes each
+    written journal durable. A journal waiting for its fsync is not written meanwhile (its
+    frames stay queued), so one slow fsync delays that journal only.
+    """
+
+    def __init__(self, name: str = "journal-writer") -> None:
+        self.name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._writers: list[JournalWriter] = []
+        self._sync_cond = threading.Condition(threading.Lock())
+        self._to_sync: list[JournalWriter] = []
+        self._threads: list[threading.Thread] = []
+
+    def add(self, writer: JournalWriter) -> None:
+        with self._cond:
+            self._writers.append(writer)
+            if not self._threads or not all(t.is_alive() for t in self._threads):
+                self._threads = [
+                    threading.Thread(target=self._run, name=self.name, daemon=True),
+                    threading.Thread(target=self._sync_run, name="journal-fsync", daemon=True),
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self._cond.notify()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    due = [w for w in self._writers if not w._syncing and w._due(now)]
+                    if due:
+                        break
+                    deadlines = [w._deadline for w in self._writers if not w._syncing]
+                    self._cond.wait(max(0.0, min(deadlines) - now) if deadlines else None)
+            synced = [w for w in due if w._write_batch()]
+            if synced:
+                with self._sync_cond:
+                    for w in synced:
+                        w._syncing = True
+                    self._to_sync.extend(synced)
+                    self._sync_cond.notify()
+
+    def _sync_run(self) -> None:
+        while True:
+            with self._sync_cond:
+                while not self._to_sync:
+                    self._sync_cond.wait()
+                batch, self._to_sync = self._to_sync, []
+            for w in batch:
+                w._finish_tick()
+            with self._cond:
+                for w in batch:
+                    w._syncing = False
+                self._writers = [w for w in self._writers if not w._finished]
+                self._cond.notify()
+
+
+_THREAD = JournalThread()
 
 
 class JournalWriter:
-    """One session's journal. Create, ``open()``, ``append`` from the relay, ``close`` at the end."""
+    """One session's journal. Create, ``open()``, ``append_frame`` from the relay, ``close``."""
 
     def __init__(
         self,
@@ -118,6 +185,7 @@ class JournalWriter:
         on_failure: Callable[[str], None] | None = None,
         rng: Rng = os.urandom,
         open_segment: SegmentOpener = _default_opener,
+        thread: JournalThread = _THREAD,
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise JournalError(str(spool_dir), f"fsync policy must be one of {FSYNC_POLICIES}, not {fsync!r}")
@@ -139,10 +207,11 @@ class JournalWriter:
         self._on_failure = on_failure
         self._rng = rng
         self._open_segment = open_segment
+        self._service = thread
         self._seal: SessionSeal | None = None
         self._wrapped = b""
-        self._cond = threading.Condition(threading.Lock())
-        self._queue: list[JournalItem] = []
+        self._lock = threading.Lock()
+        self._queue: list[_Queued] = []
         self._queued_bytes = 0
         self._urgent = False
         self._closing = False
@@ -151,11 +220,15 @@ class JournalWriter:
         self._failure: str | None = None
         self._dropped_records = 0
         self._dropped_bytes = 0
-        self._thread: threading.Thread | None = None
+        self._deadline = 0.0
+        self._syncing = False  # handed to the fsync thread; not written meanwhile
+        self._finished = False
+        self._done = threading.Event()
         self._fd = -1
         self._segment = 0
         self._counter = 0
         self._segment_bytes = 0
+        self.lock: OwnerLock | None = None
         self.bytes_written = 0  # every byte of every segment, headers included
         self.records_written = 0
 
@@ -169,7 +242,7 @@ class JournalWriter:
 
     @property
     def failure(self) -> str | None:
-        """None while every record handed over is being recorded; else why recording failed."""
+        """None while every frame handed over is being recorded; else why recording failed."""
         return self._failure
 
     @property
@@ -189,14 +262,17 @@ class JournalWriter:
 
     def open(self) -> JournalWriter:
         """Create the journal and make its first segment durable; ``JournalError`` if impossible."""
-        if self._thread is not None or self._closing:
+        if self._deadline or self._closing:
             raise JournalError(str(self.session_dir), "journal writer was already opened")
+        staging = self.spool_dir / f".{self.session_id}.new"
         try:
             self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                self.session_dir.mkdir(mode=0o700)
-            except FileExistsError as exc:
-                raise JournalError(str(self.session_dir), "a journal for this session exists") from exc
+            if self.session_dir.exists():
+                raise JournalError(str(self.session_dir), "a journal for this session exists")
+            shutil.rmtree(staging, ignore_errors=True)  # a crash's leftover: never a journal
+            staging.mkdir(mode=0o700)  # appears under its name only with its owner lock held
+            self.lock = claim(staging, create=True)
+            os.rename(staging, self.session_dir)
             if self.fsync != "never":
                 fsync_dir(self.spool_dir)
             self._seal = SessionSeal.generate(self.session_id, self._rng)
@@ -205,33 +281,53 @@ class JournalWriter:
             self._emit([MetaRecord(self._meta)])
             self._sync(force=True)
         except OSError as exc:
-            self._close_fd()
+            self._undo_open()
             raise JournalError(str(self.session_dir), f"cannot create journal: {_describe(exc)}") from exc
         except (ValueError, TypeError) as exc:
-            self._close_fd()
+            self._undo_open()
             raise JournalError(str(self.session_dir), f"cannot create journal: {exc}") from exc
         self._accepting = True
-        self._thread = threading.Thread(
-            target=self._run, name=f"journal-{self.session_id}", daemon=True
-        )
-        self._thread.start()
+        self._deadline = time.monotonic() + self.flush_interval_s
+        self._service.add(self)
         logger.info(
             "journal opened: session=%s dir=%s fsync=%s", self.session_id, self.session_dir, self.fsync
         )
         return self
 
-    def append(self, records: Iterable[object]) -> None:
-        """Queue records for the writer thread. Never blocks on I/O, never raises."""
+    def _undo_open(self) -> None:
+        """A journal that could not be opened holds no frame yet: leave nothing behind."""
+        self._close_fd()
+        if self.lock is not None:
+            shutil.rmtree(self.session_dir, ignore_errors=True)
+            self.lock.release()
+            self.lock = None
+
+    def append_frame(self, direction: Direction, message: str | bytes, arrival_ns: int) -> None:
+        """Queue one forwarded frame. Never blocks on I/O, never raises: the relay's hot path."""
+        size = len(message) + _OVERHEAD
+        with self._lock:
+            accepted = self._accepting and self._queued_bytes + size <= self.queue_max_bytes
+            if accepted:
+                self._queue.append((direction, arrival_ns, message))
+                self._queued_bytes += size
+                if self.fsync != "always" and self._queued_bytes < _WAKE_BYTES:
+                    return
+                self._urgent = True
+        if accepted:
+            self._service.wake()
+        else:
+            self._refuse([(direction, arrival_ns, message)], size)
+
+    def append(self, frames: Iterable[object]) -> None:
+        """Queue ``RawFrame``s and ``FailureRecord``s (nothing else is journaled). Never raises."""
         try:
-            items: list[JournalItem] = []
-            size = 0
-            for record in records:
-                cost = _size(record)
-                if cost is not None:
-                    items.append(record)  # type: ignore[arg-type]
-                    size += cost
-            if items:
-                self._enqueue(items, size)
+            for frame in frames:
+                if isinstance(frame, RawFrame):
+                    self.append_frame(frame.direction, frame.message, frame.arrival_ns)
+                elif isinstance(frame, FailureRecord):
+                    with self._lock:
+                        if not self._closing:
+                            self._queue.append(frame)
         except Exception as exc:  # noqa: BLE001 - append must never raise into the relay
             logger.exception("journal append failed: session=%s", self.session_id)
             self._fail(f"append failed ({type(exc).__name__})")
@@ -243,25 +339,22 @@ class JournalWriter:
         *,
         timeout: float | None = None,
     ) -> str | None:
-        """Write the close, the END marker, fsync, join the thread. Returns ``failure``."""
-        with self._cond:
-            if self._closing or self._thread is None:
+        """Write the close, the END marker, fsync, and wait for it. Returns ``failure``."""
+        with self._lock:
+            if self._closing or not self._deadline:
                 return self._failure
             self._accepting = False
-            tail: list[JournalItem] = []
             if self._dropped_records:
-                tail.append(FailureRecord(  # totals, the overflowing records included
+                self._queue.append(FailureRecord(  # totals, the overflowing records included
                     "not_recorded", "records handed to the journal that were not recorded",
                     dropped_records=self._dropped_records, dropped_bytes=self._dropped_bytes,
                 ))
             if close_record is not None:
-                tail.append(close_record)
-            tail.append(EndRecord(None if end_meta is None else dict(end_meta)))
-            self._queue.extend(tail)
+                self._queue.append(close_record)
+            self._queue.append(EndRecord(None if end_meta is None else dict(end_meta)))
             self._closing = True
-            self._cond.notify()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        self._service.wake()
+        if not self._done.wait(timeout):
             logger.warning("journal close timed out: session=%s", self.session_id)
         logger.info(
             "journal closed: session=%s segments=%d records=%d bytes=%d failure=%s",
@@ -271,48 +364,41 @@ class JournalWriter:
 
     def abandon(self) -> None:
         """Stop without writing the END marker, as a crash would (queued records are written)."""
-        with self._cond:
-            if self._closing or self._thread is None:
+        with self._lock:
+            if self._closing or not self._deadline:
                 return
             self._accepting = False
             self._closing = True
-            self._cond.notify()
-        self._thread.join()
+        self._service.wake()
+        self._done.wait()
+
+    def discard(self) -> None:
+        """Stop and remove the journal of a call that never happened (its upstream refused)."""
+        self.abandon()
+        self._undo_open()
 
     # --- queue (any thread) ----------------------------------------------------------------------
 
-    def _enqueue(self, items: list[JournalItem], size: int) -> None:
+    def _refuse(self, items: list[_Queued], size: int) -> None:
+        """Frames that did not fit, or came after a failure: counted, and the first overflow told."""
         failed: str | None = None
-        with self._cond:
-            if not self._accepting:
-                kept = [r for r in items if isinstance(r, FailureRecord | CloseRecord)]
-                if kept and not self._closing:
-                    self._queue.extend(kept)
-                self._dropped_records += len(items) - len(kept)
-                self._dropped_bytes += size - _OVERHEAD * len(kept)
-                return
-            if self._queued_bytes + size > self.queue_max_bytes:
+        with self._lock:
+            self._dropped_records += len(items)
+            self._dropped_bytes += size
+            if self._accepting:  # the queue is full: the disk is not keeping up
                 self._accepting = False
-                self._dropped_records += len(items)
-                self._dropped_bytes += size
                 failed = "queue overflow: the disk is not keeping up"
                 self._queue.append(FailureRecord(
                     "queue_overflow", failed, dropped_records=len(items), dropped_bytes=size,
                 ))
                 self._urgent = True
-                self._cond.notify()
-            else:
-                self._queue.extend(items)
-                self._queued_bytes += size
-                if self.fsync == "always" or self._queued_bytes >= _WAKE_BYTES:
-                    self._urgent = True
-                    self._cond.notify()
         if failed is not None:
+            self._service.wake()
             self._fail(failed)
 
     def _fail(self, reason: str) -> None:
         """Record the first failure and tell the owner once (outside any lock)."""
-        with self._cond:
+        with self._lock:
             if self._failure is not None:
                 return
             self._failure = reason
@@ -323,58 +409,84 @@ class JournalWriter:
             except Exception:  # noqa: BLE001 - a broken callback must not kill the writer
                 logger.exception("journal on_failure callback raised: session=%s", self.session_id)
 
-    # --- writer thread ---------------------------------------------------------------------------
+    # --- the writer thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.flush_interval_s
-        while True:
-            with self._cond:
-                while not (self._closing or self._urgent):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                batch, self._queue = self._queue, []
-                size, self._urgent = self._queued_bytes, False
-                closing = self._closing
-            deadline = time.monotonic() + self.flush_interval_s
-            if batch and not self._broken:
-                try:
-                    self._emit(batch)
-                    self._sync(force=closing)
-                except OSError as exc:
-                    self._break(exc)
-                except Exception as exc:  # noqa: BLE001 - the thread must report, not die silently
-                    logger.exception("journal writer error: session=%s", self.session_id)
-                    self._break(OSError(errno.EIO, type(exc).__name__))
-            elif closing and not self._broken:
-                try:
-                    self._sync(force=True)
-                except OSError as exc:
-                    self._break(exc)
-            with self._cond:
-                self._queued_bytes -= size
-            if closing:
-                self._close_fd()
+    def _due(self, now: float) -> bool:
+        return self._urgent or self._closing or now >= self._deadline
+
+    def _write_batch(self) -> bool:
+        """Hand this tick's batch to the kernel; True if an fsync or the close must follow."""
+        with self._lock:
+            batch, self._queue = self._queue, []
+            size, self._urgent = self._queued_bytes, False
+            closing = self._closing
+            self._deadline = time.monotonic() + self.flush_interval_s
+        if batch and not self._broken:
+            try:
+                self._emit(batch)
+            except OSError as exc:
+                self._break(exc)
+            except Exception as exc:  # noqa: BLE001 - the thread must report, not die silently
+                logger.exception("journal writer error: session=%s", self.session_id)
+                self._break(OSError(errno.EIO, type(exc).__name__))
+        with self._lock:
+            self._queued_bytes -= size
+        return closing or (bool(batch) and self.fsync != "never" and not self._broken)
+
+    def _finish_tick(self) -> None:
+        """On the fsync thread: make what was written durable; end the journal once closed."""
+        closing = self._closing
+        if not self._broken:
+            try:
+                self._sync(force=closing)
+            except OSError as exc:
+                self._break(exc)
+        if not closing:
+            return
+        with self._lock:
+            if self._queue:  # the close came after this batch: written at the next tick
                 return
+        self._close_fd()
+        self._finished = True
+        self._done.set()
 
     def _break(self, exc: OSError) -> None:
         self._broken = True
-        with self._cond:
+        with self._lock:
             self._accepting = False
         self._close_fd()
         self._fail(_describe(exc))
 
-    def _emit(self, batch: list[JournalItem]) -> None:
-        """Seal ``batch`` into the current segment (rotating as needed) in large writes."""
+    def _emit(self, batch: Sequence[_Queued]) -> None:
+        """Seal ``batch`` into the current segment (rotating as needed) in large writes.
+
+        Consecutive frames are sealed together in FRAMES records (as many as fit the segment,
+        up to ``_BATCH_BYTES``): one AEAD call per flush of a call rather than one per frame.
+        """
         assert self._seal is not None
         pending: list[bytes] = []
         pending_bytes = 0
-        for item in batch:
-            try:
-                plain = encode_record(item)
-            except Exception as exc:  # noqa: BLE001 - an odd record becomes a recorded failure
-                plain = encode_record(FailureRecord("unencodable", type(exc).__name__))
+        i = 0
+        while i < len(batch):
+            item = batch[i]
+            if type(item) is tuple:
+                room = self.segment_max_bytes - self._segment_bytes - pending_bytes - _FRAME_OVERHEAD - 1
+                parts: list[bytes] = []
+                size = 0
+                while i < len(batch) and type(batch[i]) is tuple:
+                    part = frame_part(*batch[i])  # type: ignore[misc]
+                    if parts and size + len(part) > min(room, _BATCH_BYTES):
+                        break
+                    parts.append(part)
+                    size += len(part)
+                    i += 1
+                plain = encode_frames(parts)
+            else:
+                i += 1
+                try:
+                    plain = encode_record(item)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - an odd record becomes a recorded failure
+                    plain = encode_record(FailureRecord("unencodable", type(exc).__name__))
             need = len(plain) + _FRAME_OVERHEAD
             if self._counter > 0 and self._segment_bytes + pending_bytes + need > self.segment_max_bytes:
                 pending.append(self._frame(RotateRecord()))

@@ -1,8 +1,9 @@
 """The two pumps of one call: forward first, then tee; propagate closes both ways.
 
 Every message is handed to the other side before the tee sees it, and the tee is synchronous
-(capture is pure), so nothing on the forwarding path awaits disk or database. A failing tee is
-logged once and recorded; it never stops forwarding.
+(it queues the raw frame for the journal), so nothing on the forwarding path awaits disk or
+database. A failing tee is logged once and recorded; it never stops forwarding. A leg that
+websockets itself failed (invalid UTF-8: 1007) is on record with the code it sent, not 1006.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class RelayResult:
     bytes_c2s: int = 0
     bytes_s2c: int = 0
     tee_failures: int = 0
+    protocol_error: str | None = None  # the proxy failed a leg for a frame it could not take
 
 
 class Relay:
@@ -140,16 +142,25 @@ class Relay:
             return
         from_client = direction is Direction.C2S
         too_big = refused_as_too_big(src)
+        src_code, src_reason = src.close_code, src.close_reason or ""
+        failed = src.protocol.close_sent if src.protocol.close_rcvd is None else None
+        if (too_big is None and failed is not None
+                and failed.code not in (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY)):
+            # websockets failed this leg itself (invalid UTF-8 → 1007, protocol error → 1002, ...)
+            # and discards the peer's echo: the true close is the one it sent, not 1006.
+            src_code, src_reason = failed.code, failed.reason
+            if self.result.close_side is None:
+                self.result.protocol_error = f"{src_code} {src_reason}".strip()
         if self.result.close_side is None:
             self.result.close_side = "client" if from_client else "upstream"
-            self.result.close_code = src.close_code
-            self.result.close_reason = src.close_reason or ""
+            self.result.close_code = src_code
+            self.result.close_reason = src_reason
             if too_big is not None:  # the proxy refused the message: on record as such
                 self.result.close_side = "proxy"
                 self.result.close_code = CloseCode.MESSAGE_TOO_BIG
                 self.result.close_reason = f"{'client' if from_client else 'Hydra'} {too_big}"
         lost = CloseCode.GOING_AWAY if from_client else CloseCode.INTERNAL_ERROR
-        code, reason = forwardable(src.close_code, src.close_reason or "", lost=lost)
+        code, reason = forwardable(src_code, src_reason, lost=lost)
         if too_big is not None:  # Hydra did nothing wrong (1001); the client learns why (1009)
             code, reason = (lost, "") if from_client else (
                 CloseCode.MESSAGE_TOO_BIG, "Hydra sent a message over the recorder's size limit")

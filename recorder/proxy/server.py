@@ -1,4 +1,4 @@
-"""The proxy server: handshake mirroring, admission, drain, and finalization of each call.
+"""The proxy server: handshake mirroring, admission, drain, and handing each call to the archiver.
 
 The upstream connection is opened inside `process_request`, i.e. during the client's
 handshake, so a refusal reaches the client as the same HTTP status. Before that, a request
@@ -20,7 +20,6 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +33,10 @@ from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from recorder.capture.records import Direction
+from recorder.archive.archiver import RowsJob
+from recorder.call import CallMeta
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
-from recorder.db.write import CallMeta
 from recorder.errors import RecorderError
 from recorder.proxy.admission import Admission, Slot
 from recorder.proxy.handshake import (
@@ -49,9 +48,11 @@ from recorder.proxy.handshake import (
     upgrade_refusal,
     validate_upstream,
 )
+from recorder.proxy.archiver import ArchiverProcess
 from recorder.proxy.recording import CallRecording, Recorder
 from recorder.proxy.relay import Relay
 from recorder.scrub import scrub_text
+from recorder.values import Direction
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +159,9 @@ class ProxyServer:
         self._closing: set[asyncio.Task[None]] = set()  # upstreams of abandoned handshakes
         self._draining = False
         self._server: Server | None = None
-        # Archiving is CPU work in Python (replay, render): one call at a time, so that it
-        # never takes more than a fair share of the GIL from the forwarding event loop.
-        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver")
+        # Finalizing is CPU work (replay, render, encryption) and database I/O: it runs in a
+        # process of its own, so that it never takes the forwarding loop's GIL.
+        self.archiver = ArchiverProcess(settings)
         self.port = 0
         self.stats = ProxyStats()
 
@@ -174,7 +175,8 @@ class ProxyServer:
         return self.settings.max_message_mb * 2**20
 
     async def start(self, *, reuse_port: bool = False) -> Server:
-        """Listen; `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
+        """Listen first, then start the archiver (which recovers orphaned journals in the
+        background); `reuse_port` lets several worker processes share the port (SO_REUSEPORT)."""
         host, port = self.settings.listen_host_port()
         self._server = await serve(
             self._handle,
@@ -192,6 +194,7 @@ class ProxyServer:
             create_connection=self._new_connection,  # type: ignore[arg-type]  # called like a class
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
+        await self.archiver.start()
         return self._server
 
     def _server_tls(self) -> ssl.SSLContext | None:
@@ -295,7 +298,7 @@ class ProxyServer:
         connection.call = _Pending(plan, upstream, meta, time.monotonic_ns(), slot)
         return None
 
-    async def _open_recording(self, meta: CallMeta, upstream: ClientConnection) -> CallRecording | None:
+    async def _open_recording(self, meta: CallMeta) -> CallRecording | None:
         loop = asyncio.get_running_loop()
 
         def on_failure(reason: str) -> None:  # from the journal's thread
@@ -350,15 +353,17 @@ class ProxyServer:
 
     async def _call(self, client: ServerConnection, pending: _Pending) -> None:
         meta = pending.meta
-        recording = await self._open_recording(meta, pending.upstream)
+        recording = await self._open_recording(meta)
         if recording is None and self.settings.recording_failure == "close":
             await client.send(recording_failed_frame(f"rec_{uuid.uuid4().hex[:16]}"))
             await client.close(CloseCode.INTERNAL_ERROR, "recording failed")
             return
-        capture = recording.capture if recording else CaptureSession(
+        # A call without a journal (policy `continue`) keeps at least its rows: only then does
+        # capture run live, on a path that has already failed.
+        capture = None if recording else CaptureSession(
             gap_threshold_ms=self.settings.gap_threshold_ms, pci_tools=self.settings.pci_tools
         )
-        tee = recording.tee if recording else capture.observe
+        tee = recording.tee if recording else capture.observe  # type: ignore[union-attr]
         relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]
         self.stats.relays[meta.id] = relay
         self.stats.accepted += 1
@@ -380,29 +385,32 @@ class ProxyServer:
             bytes_c2s=result.bytes_c2s,
             bytes_s2c=result.bytes_s2c,
         )
-        if recording is None or result.tee_failures:
-            meta = dataclasses.replace(meta, state="incomplete", reason="call was not recorded" if
-                                       recording is None else "capture failed during the call")
+        if recording is None:
+            meta = meta.incomplete("call was not recorded")
+        elif result.tee_failures:
+            meta = meta.incomplete("recording failed during the call")
+        if result.protocol_error:
+            meta = meta.incomplete(f"the {result.close_side} sent a frame that could not be "
+                                   f"forwarded (close {result.protocol_error})")
         log.info(
-            "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d",
+            "call %s closed by %s: code=%s duration=%.0fms bytes c2s=%d s2c=%d hydra_session=%s",
             meta.id, result.close_side, result.close_code, meta.duration_ms,
-            result.bytes_c2s, result.bytes_s2c,
+            result.bytes_c2s, result.bytes_s2c, recording.hydra_session_id if recording else None,
         )
         closed_by = _CLOSED_BY.get(result.close_side or "")
         try:
-            loop = asyncio.get_running_loop()
             if recording is not None:
-                await loop.run_in_executor(self._archiver, recording.finish, meta, ended_ns, closed_by)
+                job = await asyncio.to_thread(recording.finish, meta, ended_ns, closed_by)
+                self.archiver.submit(job, recording.lock)
             else:
+                assert capture is not None
                 capture.close(ended_ns, code=meta.close_code, reason=meta.close_reason,
                               closed_by=closed_by)
-                await loop.run_in_executor(
-                    self._archiver, self._recorder.store_unrecorded, meta, capture.summary()
-                )
+                self.archiver.submit(RowsJob(meta.id, meta, capture.summary()))
         except Exception:
             self.stats.finalize_failures += 1
-            log.exception("call %s: could not finalize; its journal stays for `recorder recover`",
-                          meta.id)
+            log.exception("call %s: could not hand the call to the archiver; its journal stays "
+                          "for `recorder recover`", meta.id)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -425,7 +433,7 @@ class ProxyServer:
         await self._server.wait_closed()
         if self._closing:
             await asyncio.wait(self._closing)
-        self._archiver.shutdown(wait=True)
+        await self.archiver.finish(timeout + 30)
 
     async def _calls_ended(self) -> None:
         while self.active_calls:  # slots: calls being set up or running

@@ -1,10 +1,12 @@
 """Several proxy processes on one port (SO_REUSEPORT), for hosts with more cores than one
 process can use: the forwarding loop is single-threaded Python.
 
-The parent migrates, creates keys and recovers orphaned journals once, then starts the
-workers and waits. SIGTERM/SIGINT is passed on; each worker drains its own calls. If a worker
-dies, the parent stops the others and exits non-zero, so the service manager restarts the
-whole proxy and start-up recovery archives what the dead worker left in the spool.
+The parent creates keys once, then starts the workers and waits; each worker runs its own
+archiver process, and the archivers recover orphaned journals in the background (a journal's
+owner lock keeps two of them, or one and a live call, apart). SIGTERM/SIGINT is passed on;
+each worker drains its own calls. If a worker dies, the parent stops the others and exits
+non-zero, so the service manager restarts the whole proxy and recovery archives what the dead
+worker left in the spool.
 """
 
 from __future__ import annotations
@@ -24,19 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def _worker(settings: Settings, index: int) -> None:
-    import asyncio
-
-    from recorder.cli.proxy_cmd import run_proxy
+    from recorder.proxy.run import run
 
     logs.configure(settings.log_level)
-    asyncio.run(run_proxy(settings, worker=index))
+    run(settings, worker=index)
 
 
 def run_workers(settings: Settings) -> int:
     """Run `settings.workers` proxy processes until a signal; the exit code for the CLI."""
     from recorder.proxy.startup import prepare_recorder
 
-    prepare_recorder(settings).engine.dispose()
+    prepare_recorder(settings)
     share = dataclasses.replace(
         settings, max_sessions=math.ceil(settings.max_sessions / settings.workers)
     )

@@ -95,7 +95,6 @@ async def running_proxy(settings: Settings) -> AsyncIterator[ProxyServer]:
         yield server
     finally:
         await server.drain(timeout_s=2)
-        recorder.engine.dispose()
 
 
 def proxy_url(server: ProxyServer, path_and_query: str = "/waves/v1/s2s?model=hydra-v1.1") -> str:

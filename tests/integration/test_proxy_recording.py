@@ -213,7 +213,7 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
         async with scripted_upstream(_greet_then_receive) as upstream:
             live = replace(settings, upstream_url=upstream.url)
             base = await asyncio.to_thread(prepare_recorder, live)
-            recorder = Recorder(live, base.engine, base.keystore, journal_options={
+            recorder = Recorder(live, base.keystore, journal_options={
                 "open_segment": _failing_after_first_segment, "segment_max_bytes": 4096})
             server = ProxyServer(live, recorder)
             await server.start()
@@ -240,7 +240,6 @@ def test_journal_failure_follows_the_policy(home: Path, database_url: str, polic
                 await asyncio.wait_for(upstream.closed.wait(), 5)
             finally:
                 await server.drain(timeout_s=2)
-                base.engine.dispose()
             return received, code, sent, upstream.received
 
     received, code, sent, at_hydra = asyncio.run(main())

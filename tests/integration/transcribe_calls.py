@@ -22,7 +22,7 @@ from recorder.archive.finalize import ArchiveResult, finalize_call
 from recorder.capture.records import CloseRecord, Direction, Record
 from recorder.capture.session import CaptureSession
 from recorder.crypto.keys import KeyStore
-from recorder.db.write import CallMeta
+from recorder.call import CallMeta
 from recorder.simulate import wordcode
 
 MS = 1_000_000

@@ -23,7 +23,7 @@ import numpy as np
 
 from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord, Record
 from recorder.capture.session import CaptureSession
-from recorder.db.write import CallMeta
+from recorder.call import CallMeta
 from recorder.simulate.voice import agent_speech, caller_speech
 
 MS = 1_000_000

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord, Record
+from recorder.capture.records import CloseRecord, Direction, Record
 from recorder.capture.session import CaptureSession
 from recorder.crypto.age import Identity
-from recorder.journal import JournalWriter
+from recorder.journal import JournalWriter, RawFrame
 
 C2S, S2C = Direction.C2S, Direction.S2C
 MS = 1_000_000
@@ -50,24 +50,22 @@ def caller_pcm(seq: int, samples: int = 320) -> bytes:
     return bytes((seq * 7 + i) % 251 for i in range(2 * samples))
 
 
-def sample_records(n: int = 12) -> list[AudioRecord | FrameRecord]:
-    """Every shape the writer meets: caller/agent audio, text and binary frames, odd fields."""
-    out: list[AudioRecord | FrameRecord] = []
+def sample_records(n: int = 12) -> list[RawFrame]:
+    """Every shape the writer meets: caller/agent text frames, binary frames, odd characters."""
+    out: list[RawFrame] = []
     for seq in range(n):
         ns = seq * 20 * MS
         match seq % 4:
             case 0:
-                out.append(AudioRecord(seq, C2S, ns, caller_pcm(seq), 16000, seq * 960, 960,
-                                       event_id=f"ev{seq}", before_configured=seq == 0))
+                audio = base64.b64encode(caller_pcm(seq)).decode()
+                out.append(RawFrame(C2S, ns, _j(type="input_audio_buffer.append", audio=audio)))
             case 1:
-                out.append(AudioRecord(seq, S2C, ns, caller_pcm(seq, 480), 48000, seq * 480, 480,
-                                       response_id="resp_1", item_id="item_ü", output_index=0,
-                                       content_index=3, discarded=seq == 5))
+                out.append(RawFrame(S2C, ns, _j(type="response.output_audio.delta", item_id="item_ü",
+                                                 delta=base64.b64encode(caller_pcm(seq, 480)).decode())))
             case 2:
-                out.append(FrameRecord(seq, S2C, ns, json.dumps({"type": "response.created", "n": seq}),
-                                       "response.created"))
+                out.append(RawFrame(S2C, ns, json.dumps({"type": "response.created", "n": seq})))
             case _:
-                out.append(FrameRecord(seq, C2S, ns, b"\x00\xffbinary" * seq, None, "binary frame", True))
+                out.append(RawFrame(C2S, ns, b"\x00\xffbinary" * seq))
     return out
 
 
@@ -108,6 +106,10 @@ def call_frames() -> list[tuple[int, Direction, str]]:
                                                                  "total_tokens": 12}})),
     ]
     return frames
+
+
+def call_raw_frames() -> list[RawFrame]:
+    return [RawFrame(direction, t_ms * MS, message) for t_ms, direction, message in call_frames()]
 
 
 def run_call() -> tuple[CaptureSession, list[Record]]:

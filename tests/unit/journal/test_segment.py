@@ -7,14 +7,16 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord
+from recorder.capture.records import CloseRecord, Direction
 from recorder.crypto.seal import SessionSeal
 from recorder.journal import JournalCorrupt, JournalTruncated
 from recorder.journal.segment import (
     EndRecord,
     FailureRecord,
+    FrameBatch,
     JournalItem,
     MetaRecord,
+    RawFrame,
     RotateRecord,
     SegmentHeader,
     decode_header,
@@ -32,22 +34,16 @@ text = st.text(max_size=20)
 opt_text = st.none() | text
 directions = st.sampled_from(list(Direction))
 
-audio = st.builds(
-    AudioRecord, seq=ints, direction=directions, arrival_ns=ints, pcm=st.binary(max_size=64),
-    sample_rate=st.integers(0, 2**32 - 1), start=ints, length=ints, event_id=opt_text,
-    response_id=opt_text, item_id=opt_text, output_index=st.none() | ints,
-    content_index=st.none() | ints, before_configured=st.booleans(), discarded=st.booleans(),
+raws = st.builds(
+    RawFrame, direction=directions, arrival_ns=ints,
+    message=st.text(max_size=40) | st.binary(max_size=40),
 )
-frames = st.builds(
-    FrameRecord, seq=ints, direction=directions, arrival_ns=ints,
-    message=st.text(max_size=40) | st.binary(max_size=40), type=opt_text, unparsed=opt_text,
-    unknown=st.booleans(),
-)
+batches = st.lists(raws, min_size=1, max_size=4).map(lambda frames: FrameBatch(tuple(frames)))
 closes = st.builds(CloseRecord, arrival_ns=ints, code=st.none() | st.integers(0, 4999), reason=opt_text,
                    closed_by=st.none() | directions)
 failures = st.builds(FailureRecord, reason=text, detail=text, arrival_ns=st.none() | ints,
                      dropped_records=st.integers(0, 10**6), dropped_bytes=st.integers(0, 10**9))
-items = st.one_of(audio, frames, closes, failures)
+items = st.one_of(batches, closes, failures)
 
 
 def segment(records: list[JournalItem], number: int = 1) -> tuple[bytes, list[int]]:
@@ -74,39 +70,35 @@ def test_every_record_kind_round_trips_exactly(record: JournalItem) -> None:
     back = decode_record(encode_record(record))
     assert back == record
     assert type(back) is type(record)
-    if isinstance(record, FrameRecord):
-        assert type(back.message) is type(record.message)  # type: ignore[union-attr]
+    if isinstance(record, FrameBatch):
+        assert [type(f.message) for f in back.frames] == [type(f.message) for f in record.frames]  # type: ignore[union-attr]
 
 
 def test_fixed_records_and_markers_round_trip() -> None:
     fixed: list[JournalItem] = [
-        MetaRecord(dict(META)), *sample_records(), CloseRecord(5, 1000, "bye", Direction.S2C),
+        MetaRecord(dict(META)), FrameBatch(tuple(sample_records())), CloseRecord(5, 1000, "bye", Direction.S2C),
         FailureRecord("queue_overflow", "slow disk", 7, 3, 1920), RotateRecord(),
         EndRecord({"state": "complete"}),
-        EndRecord(None), FrameRecord(1, Direction.C2S, 2, "lone \ud800 surrogate"),
+        EndRecord(None), FrameBatch((RawFrame(Direction.C2S, 2, "lone \ud800 surrogate"),)),
     ]
     for record in fixed:
         assert decode_record(encode_record(record)) == record
 
 
-def test_audio_is_raw_pcm_plus_a_small_head() -> None:
-    pcm = bytes(640)
-    plain = encode_record(AudioRecord(1, Direction.C2S, 2, pcm, 16000, 0, 960, event_id="e1"))
-    assert plain.endswith(pcm) and len(plain) - len(pcm) < 80
-
-
-def test_integers_beyond_the_struct_head_fall_back_to_json() -> None:
-    big = AudioRecord(2**70, Direction.S2C, 1, b"\x01\x02", 48000, -(2**65), 1, output_index=2**80)
-    assert encode_record(big)[0] == 0x12
-    assert decode_record(encode_record(big)) == big
-    frame = FrameRecord(2**64, Direction.S2C, 1, "text")
-    assert decode_record(encode_record(frame)) == frame
+def test_frames_are_their_messages_verbatim_plus_a_small_head() -> None:
+    message = '{"type":"input_audio_buffer.append","audio":"AAAA"}'
+    frames = (RawFrame(Direction.C2S, 2, message), RawFrame(Direction.S2C, -1, b"\x00\x01"))
+    plain = encode_record(FrameBatch(frames))
+    assert message.encode() in plain and plain.endswith(b"\x00\x01")
+    assert len(plain) == 1 + 2 * 13 + len(message) + 2  # kind, then per frame 13 bytes + message
+    assert decode_record(plain) == FrameBatch(frames)
 
 
 def test_reprs_never_show_payloads() -> None:
     assert "wrapped" not in repr(header_of(segment([])[0]))
     assert "secret" not in repr(MetaRecord({"x": "secret"}))
     assert "secret" not in repr(EndRecord({"x": "secret"}))
+    assert "secret" not in repr(FrameBatch((RawFrame(Direction.C2S, 1, '{"x": "secret"}'),)))
 
 
 # --- the clean-prefix law ----------------------------------------------------------------------
@@ -154,19 +146,19 @@ def test_a_flipped_byte_stops_the_decoder_at_the_record_it_hit(
 
 
 def test_records_out_of_place_fail_authentication() -> None:
-    raw, starts = segment(sample_records(3))
+    raw, starts = segment([FrameBatch((f,)) for f in sample_records(3)])
     header = header_of(raw)
     first, second = raw[starts[0]:starts[1]], raw[starts[1]:starts[2]]
     swapped = raw[: starts[0]] + second + first + raw[starts[2]:]
     got, stop = decode_records(swapped, header, SEAL)
     assert got == [] and isinstance(stop, JournalCorrupt) and stop.offset == starts[0]
-    other, _ = segment(sample_records(3), number=2)  # same records sealed for segment 2
+    other, _ = segment([FrameBatch((f,)) for f in sample_records(3)], number=2)  # same records sealed for segment 2
     got, stop = decode_records(raw[: header.size] + other[header.size :], header, SEAL)
     assert got == [] and isinstance(stop, JournalCorrupt)
 
 
 def test_nothing_may_follow_an_end_marker() -> None:
-    raw, starts = segment([EndRecord(None), FrameRecord(1, Direction.C2S, 1, "x")])
+    raw, starts = segment([EndRecord(None), FrameBatch((RawFrame(Direction.C2S, 1, "x"),))])
     got, stop = decode_records(raw, header_of(raw), SEAL)
     assert got == [EndRecord(None)]
     assert isinstance(stop, JournalCorrupt) and stop.offset == starts[1]
@@ -182,7 +174,7 @@ def test_header_problems_are_reported_not_raised() -> None:
 
 
 def test_unknown_kinds_and_junk_plaintext_are_corruption() -> None:
-    for plain in (b"\x09", b"\x01[1,2]", b"\x02short", b"\x04{}", b"\x06extra"):
+    for plain in (b"\x09", b"\x01[1,2]", b"\x08short", b"\x08", b"\x04{}", b"\x06extra"):
         raw = encode_header(1, "sess_1", (), b"", SEAL.key_check()) + encode_frame(SEAL.seal(1, 0, plain))
         got, stop = decode_records(raw, header_of(raw), SEAL)
         assert got == [] and isinstance(stop, JournalCorrupt), plain

@@ -11,19 +11,23 @@ import pytest
 
 from recorder.capture.records import (
     AudioRecord,
-    Channel,
     Direction,
-    FrameRecord,
-    TimelineKind,
-    TimelineRecord,
 )
-from recorder.capture.session import replay
-from recorder.journal import FSYNC_POLICIES, JournalError, JournalWriter, read_journal
+from recorder.capture.session import CaptureSession
+from recorder.journal import (
+    FSYNC_POLICIES,
+    JournalError,
+    JournalWriter,
+    RawFrame,
+    list_journals,
+    read_journal,
+)
 from recorder.journal.reader import segment_files
 from tests.unit.journal.helpers import (
     IDENTITY,
     META,
     MS,
+    call_raw_frames,
     close_record,
     run_call,
     sample_records,
@@ -31,8 +35,8 @@ from tests.unit.journal.helpers import (
 )
 
 
-def audio(seq: int, pcm: bytes) -> AudioRecord:
-    return AudioRecord(seq, Direction.C2S, seq * 20 * MS, pcm, 16000, seq * 960, 960)
+def audio(seq: int, pcm: bytes) -> RawFrame:
+    return RawFrame(Direction.C2S, seq * 20 * MS, pcm)
 
 
 def visible(w: JournalWriter) -> int:
@@ -101,10 +105,10 @@ def test_segments_rotate_at_the_size_limit(tmp_path: Path) -> None:
     assert c.complete and list(c.records) == records and c.segments == len(files)
 
 
-def test_timeline_records_are_skipped_and_junk_never_raises(tmp_path: Path) -> None:
+def test_only_raw_frames_are_journaled_and_junk_never_raises(tmp_path: Path) -> None:
     w = writer(tmp_path / "spool").open()
-    fact = TimelineRecord(TimelineKind.GAP, Channel.CALLER, 0, 0, 0, 10)
-    w.append([fact, audio(0, bytes(4)), object()])  # type: ignore[list-item]
+    parsed = AudioRecord(0, Direction.C2S, 0, bytes(4), 16000, 0, 2)
+    w.append([parsed, audio(0, bytes(4)), object()])
     assert w.failure is None
     w.append(None)  # type: ignore[arg-type]
     assert w.failure is not None and "append failed" in w.failure
@@ -138,7 +142,7 @@ def test_disk_full_while_writing_is_a_recorded_failure(tmp_path: Path) -> None:
     w.append(records)
     assert w.close(close_record=None) == w.failure
     assert w.failure is not None and "disk full" in w.failure
-    assert calls == [(f"journal-{w.session_id}", w.failure)]  # once, from the writer thread
+    assert calls == [("journal-writer", w.failure)]  # once, from the writer thread
     c = read_journal(w.session_dir, session_key=w.session_key)
     assert not c.complete and c.truncated is not None and c.truncated.segment == 2
     assert 0 < len(c.records) < len(records) and list(c.records) == records[: len(c.records)]
@@ -147,6 +151,7 @@ def test_disk_full_while_writing_is_a_recorded_failure(tmp_path: Path) -> None:
 def test_unwritable_targets_fail_open_clearly(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="disk full"):
         writer(tmp_path / "spool", open_segment=dev_full_after(1)).open()
+    assert list_journals(tmp_path / "spool") == []  # no frame was recorded: nothing to recover
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(JournalError, match="cannot create journal"):
         writer(tmp_path / "file").open()
@@ -171,7 +176,7 @@ def test_queue_overflow_is_a_recorded_failure_not_a_silent_drop(tmp_path: Path) 
         w.append([r])
     assert time.monotonic() - started < 0.5
     assert w.failure is not None and "overflow" in w.failure and calls == [w.failure]
-    w.append([FrameRecord(99, Direction.S2C, 1, "late")])
+    w.append_frame(Direction.S2C, "late", 1)
     w.close(close_record(run_call()[1]))
     assert calls == [w.failure]
     c = read_journal(w.session_dir, session_key=w.session_key)
@@ -189,7 +194,7 @@ def test_no_plaintext_pcm_ever_reaches_the_spool(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     w = writer(spool, flush_interval_s=0.02, segment_max_bytes=8192).open()
     records = [audio(i, pattern) for i in range(40)]
-    records.append(FrameRecord(40, Direction.C2S, 1, b"binary " + pattern))
+    records.append(RawFrame(Direction.C2S, 1, b"binary " + pattern))
 
     def scan() -> None:
         for path in spool.rglob("*"):
@@ -209,16 +214,34 @@ def test_no_plaintext_pcm_ever_reaches_the_spool(tmp_path: Path) -> None:
 def test_replaying_the_journal_rebuilds_the_same_call(tmp_path: Path) -> None:
     original, records = run_call()
     w = writer(tmp_path / "spool", segment_max_bytes=16_384).open()
-    for i in range(0, len(records), 3):  # as the relay does: a few records per frame
-        w.append(records[i : i + 3])
-    w.close(end_meta={"state": "complete", "bytes_c2s": 123})
+    for frame in call_raw_frames():  # as the relay does: the frame as forwarded, stamped
+        w.append_frame(frame.direction, frame.message, frame.arrival_ns)
+    w.close(close_record(records), end_meta={"state": "complete", "bytes_c2s": 123})
     c = read_journal(w.session_dir, identities=[IDENTITY])
     assert c.complete and c.end_meta == {"state": "complete", "bytes_c2s": 123} and c.segments > 1
     assert c.close == close_record(records)
-    rebuilt = replay([*c.records, c.close])
+    rebuilt = CaptureSession()
+    for frame in c.records:
+        rebuilt.observe(frame.direction, frame.message, frame.arrival_ns)
+    rebuilt.close(c.close.arrival_ns, code=c.close.code, reason=c.close.reason, closed_by=c.close.closed_by)
     assert rebuilt.summary() == original.summary()
     assert rebuilt.timeline() == original.timeline()
     assert original.summary().agent_audio_ms_unplayed > 0  # the call had a barge-in cut
+
+
+def test_one_thread_writes_every_journal(tmp_path: Path) -> None:
+    before = {t.name for t in threading.enumerate()}
+    writers = [writer(tmp_path / "spool", f"s_{i}", flush_interval_s=0.02).open() for i in range(20)]
+    for i, w in enumerate(writers):
+        w.append([audio(i, bytes([i]) * 64)])
+    wait_until(lambda: all(visible(w) == 1 for w in writers), 2.0)
+    journal_threads = {t.name for t in threading.enumerate()} - before
+    assert journal_threads <= {"journal-writer", "journal-fsync"}
+    names = [t.name for t in threading.enumerate()]
+    assert names.count("journal-writer") == 1 and names.count("journal-fsync") == 1
+    for w in writers:
+        w.close()
+    assert all(read_journal(w.session_dir, session_key=w.session_key).complete for w in writers)
 
 
 def test_abandon_leaves_what_a_crash_leaves(tmp_path: Path) -> None:

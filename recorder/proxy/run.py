@@ -1,0 +1,60 @@
+"""`run_proxy`: one proxy process from start to drained stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from recorder.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_proxy(
+    settings: Settings, ready: asyncio.Event | None = None, *, worker: int | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then drain. Listens before anything slow: the archiver
+    process migrates the database and recovers orphaned journals in the background. A
+    `worker` of several shares the port."""
+    from recorder.proxy.server import ProxyServer
+    from recorder.proxy.startup import first_run_note, prepare_recorder
+
+    note = first_run_note(settings) if worker is None else None
+    recorder = await asyncio.to_thread(prepare_recorder, settings)
+    server = ProxyServer(settings, recorder)
+    await server.start(reuse_port=worker is not None)
+    from recorder.db.engine import safe_url  # after listening: sqlalchemy is slow to import
+
+    scheme = "wss" if settings.certfile else "ws"
+    log.log(
+        logging.INFO if note is None else logging.WARNING,
+        "recorder proxy%s on %s://%s:%d -> %s (database %s, limit %d calls, archiver pid %s)%s",
+        "" if worker is None else f" worker {worker}",
+        scheme, settings.listen_host_port()[0], server.port, settings.upstream_url,
+        safe_url(settings.effective_database_url), settings.max_sessions, server.archiver.pid,
+        "" if note is None else f"; {note}",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+        await server.drain()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("recorder proxy stopped")
+
+
+def run(settings: Settings, worker: int | None = None) -> None:
+    """`asyncio.run(run_proxy(...))`, on uvloop when it is installed (the `fast` extra)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run_proxy(settings, worker=worker))
+    else:
+        uvloop.run(run_proxy(settings, worker=worker))
