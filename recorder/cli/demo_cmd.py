@@ -58,10 +58,12 @@ def demo_script() -> object:
 
 
 class CallProgress:
-    """Prints the call's turns as they happen: it runs in real time, about half a minute."""
+    """Prints the call's turns as they happen (it runs in real time, about half a minute),
+    redacted as the transcript will be: a terminal is no place for the card number either."""
 
     def __init__(self) -> None:
         self.replies = 0
+        self.last_reply = ""
 
     def __call__(self, at: float, what: object) -> None:
         line = self.describe(what)
@@ -69,10 +71,12 @@ class CallProgress:
             click.echo(f"  {at:5.1f} s  {line}")
 
     def describe(self, what: object) -> str | None:
+        from recorder.redact import redact_text
         from recorder.simulate.caller import Say
 
-        if isinstance(what, Say):
-            return f"caller: {what.text}"
+        if isinstance(what, Say):  # redacted in context: the agent's question says what follows
+            said = redact_text(f"agent: {self.last_reply}\ncaller: {what.text}").text
+            return f"caller: {said.rsplit('caller: ', 1)[-1]}"
         if not isinstance(what, dict):
             return None
         frame: dict[str, Any] = what
@@ -80,7 +84,8 @@ class CallProgress:
             return f"connected (Hydra session {frame.get('session_id')})"
         if frame.get("type") == "response.created":
             self.replies += 1
-            text = REPLIES[self.replies - 1] if self.replies <= len(REPLIES) else "..."
+            self.last_reply = REPLIES[self.replies - 1] if self.replies <= len(REPLIES) else "..."
+            text = redact_text(f"agent: {self.last_reply}").text.removeprefix("agent: ")
             return f"agent, reply {self.replies} of {len(REPLIES)}: {text}"
         return None
 
