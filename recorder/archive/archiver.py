@@ -163,6 +163,26 @@ class _Worker:
         if isinstance(job, _OrphanJob):
             job.lock.release()
 
+    def migrate(self) -> None:
+        """Bring the schema to head before anything else. A database that answers but cannot
+        be migrated (another application's table, a newer recorder's revision) is fatal: the
+        proxy stops and says why, rather than journaling calls it can never store. A database
+        that does not answer is an outage: jobs retry, migrating first, until it is back."""
+        from recorder.db.engine import upgrade
+        from recorder.errors import DatabaseError
+
+        try:
+            upgrade(self.settings.effective_database_url)
+            self.migrated = True
+        except DatabaseError as exc:
+            try:
+                with self.engine.connect():
+                    pass
+            except Exception:  # noqa: BLE001 - unreachable: an outage, not a bad schema
+                log.warning("database unavailable at start (%s); calls are archived when it is back", exc)
+                return
+            self.reply("fatal", str(exc))
+
     def recover(self) -> None:
         """Queue every journal whose owner is gone (holding its lock until it is archived)."""
         from recorder.archive.pipeline import claim_orphans
@@ -221,6 +241,8 @@ def serve(settings: Settings, conn: Connection) -> None:
             if message is None:
                 return
             if message == RECOVER:
+                if not worker.migrated:
+                    worker.migrate()
                 worker.recover()
             else:
                 worker.add(message)

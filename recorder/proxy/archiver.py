@@ -48,6 +48,7 @@ class ArchiverProcess:
         self._conn: Connection | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
+        self.fatal: asyncio.Future[str] | None = None  # why the archiver can never store a call
 
     @property
     def pid(self) -> int | None:
@@ -58,6 +59,7 @@ class ArchiverProcess:
         return len(self._outstanding)
 
     async def start(self) -> None:
+        self.fatal = asyncio.get_running_loop().create_future()
         await self._spawn()
         self._watcher = asyncio.create_task(self._watch(), name="archiver-watch")
 
@@ -135,6 +137,10 @@ class ArchiverProcess:
             log.error("call %s: could not finalize (%s); its journal stays for `recorder recover`",
                       job_id, cause)
             self._settle(str(job_id))
+        elif kind == "fatal":
+            log.error("archiver: %s", message[1])
+            if self.fatal is not None and not self.fatal.done():
+                self.fatal.set_result(str(message[1]))
         elif kind == "recovered":
             _, taken, skipped = message
             self.stats.recovered += int(taken)  # type: ignore[call-overload]

