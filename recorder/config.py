@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import ConfigError
-from recorder.lifecycle.policy import RetentionPolicies, parse_retention
+from recorder.retention_policy import RetentionPolicies, parse_retention
 
 DEFAULT_UPSTREAM = "wss://api.smallest.ai/waves/v1/s2s"
 DEFAULT_PULSE = "https://api.smallest.ai/waves/v1/stt/"

@@ -30,7 +30,7 @@ from recorder.capture.records import (
     TimelineKind,
     TimelineRecord,
 )
-from recorder.hydra.events import SafeRepr, frozen_value
+from recorder.values import SafeRepr, frozen_value
 from recorder.units import AGENT_RATE, CALLER_RATE
 
 

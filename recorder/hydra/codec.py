@@ -24,7 +24,6 @@ from recorder.hydra.events import (
     ConversationItemAdded,
     ConversationItemCreate,
     ConversationItemDone,
-    Direction,
     Event,
     FunctionCallArgumentsDelta,
     FunctionCallArgumentsDone,
@@ -49,6 +48,7 @@ from recorder.hydra.events import (
     Unparsed,
     Usage,
 )
+from recorder.values import Direction
 from recorder.units import BYTES_PER_SAMPLE
 
 logger = logging.getLogger(__name__)

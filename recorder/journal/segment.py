@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 from recorder.capture.records import CloseRecord, Direction
 from recorder.crypto.seal import SealError, SessionSeal
-from recorder.hydra.events import SafeRepr, frozen_value, secret_field
+from recorder.values import SafeRepr, frozen_value, secret_field
 from recorder.journal.errors import JournalCorrupt, JournalTruncated
 
 __all__ = [

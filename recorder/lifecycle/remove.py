@@ -50,7 +50,7 @@ from recorder.db.models import (
 from recorder.db.recordings import RecordingInfo, ensure_ledger_entry, get_recording, write_recording
 from recorder.durable import fsync_dir
 from recorder.errors import RecorderError
-from recorder.lifecycle.policy import KINDS, TRANSCRIPTS, kind_of
+from recorder.retention_policy import KINDS, TRANSCRIPTS, kind_of
 
 logger = logging.getLogger(__name__)
 

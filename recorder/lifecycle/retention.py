@@ -23,7 +23,7 @@ from recorder.db import holds
 from recorder.db.engine import transaction
 from recorder.db.models import CallSession, Recording, Transcript
 from recorder.errors import RecorderError
-from recorder.lifecycle.policy import (
+from recorder.retention_policy import (
     TRANSCRIPTS,
     CallData,
     Expiry,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from recorder.errors import ConfigError
-from recorder.lifecycle.policy import CallData, RetentionPolicy, expiries, parse_days, parse_retention
+from recorder.retention_policy import CallData, RetentionPolicy, expiries, parse_days, parse_retention
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
