@@ -25,6 +25,7 @@ _ENV = {
     "upstream_url": "RECORDER_UPSTREAM_URL",
     "pulse_url": "RECORDER_PULSE_URL",
     "api_key": "SMALLEST_API_KEY",
+    "log_format": "RECORDER_LOG_FORMAT",
 }
 
 
@@ -51,6 +52,7 @@ class Settings:
     recording_failure: str = "close"
     min_free_disk_mb: int = 500
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one object per line, with the call id
 
     @property
     def effective_database_url(self) -> str:
@@ -142,6 +144,8 @@ def load_settings(
         raise ConfigError("recording_failure", "settings", "must be close or continue")
     if not settings.flush_interval_s > 0:
         raise ConfigError("flush_interval_s", "settings", "must be positive")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("log_format", "settings", "must be text or json")
     if settings.certfile and not settings.keyfile or settings.keyfile and not settings.certfile:
         raise ConfigError("certfile", "settings", "--certfile and --keyfile go together")
     return settings

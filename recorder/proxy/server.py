@@ -11,6 +11,7 @@ The call's journal is opened only once the client's handshake has succeeded.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
 import http
@@ -34,6 +35,7 @@ from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from recorder import logs, metrics
 from recorder.capture.records import Direction
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
@@ -231,6 +233,9 @@ class ProxyServer:
                 "max_sessions": self.settings.max_sessions,
             }).encode()
             return _http_response(200, body, Headers({"Content-Type": "application/json"}))
+        if request.path.split("?")[0] == "/metrics" and "Upgrade" not in request.headers:
+            body, content_type = metrics.exposition(self.active_calls, self._draining, self.stats)
+            return _http_response(200, body, Headers({"Content-Type": content_type}))
         refusal = upgrade_refusal(request.method, request.headers.raw_items())
         if refusal is not None:
             self.stats.not_upgrades += 1
@@ -293,6 +298,7 @@ class ProxyServer:
             metadata=plan.metadata,
         )
         connection.call = _Pending(plan, upstream, meta, time.monotonic_ns(), slot)
+        logs.CALL_ID.set(meta.id)  # this task goes on to run the call: every line carries the id
         return None
 
     async def _open_recording(self, meta: CallMeta, upstream: ClientConnection) -> CallRecording | None:
@@ -358,7 +364,7 @@ class ProxyServer:
         capture = recording.capture if recording else CaptureSession(
             gap_threshold_ms=self.settings.gap_threshold_ms
         )
-        tee = recording.tee if recording else capture.observe
+        tee = metrics.counting_tee(recording.tee if recording else capture.observe, pending.origin_ns)
         relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]
         self.stats.relays[meta.id] = relay
         self.stats.accepted += 1
@@ -388,21 +394,27 @@ class ProxyServer:
             meta.id, result.close_side, result.close_code, meta.duration_ms,
             result.bytes_c2s, result.bytes_s2c,
         )
+        metrics.call_ended(meta.state, meta.close_code)
         closed_by = _CLOSED_BY.get(result.close_side or "")
+        finalize_started = time.monotonic()
         try:
             loop = asyncio.get_running_loop()
             if recording is not None:
-                await loop.run_in_executor(self._archiver, recording.finish, meta, ended_ns, closed_by)
+                await loop.run_in_executor(self._archiver, contextvars.copy_context().run,
+                                           recording.finish, meta, ended_ns, closed_by)
             else:
                 capture.close(ended_ns, code=meta.close_code, reason=meta.close_reason,
                               closed_by=closed_by)
                 await loop.run_in_executor(
-                    self._archiver, self._recorder.store_unrecorded, meta, capture.summary()
+                    self._archiver, contextvars.copy_context().run,
+                    self._recorder.store_unrecorded, meta, capture.summary(),
                 )
         except Exception:
             self.stats.finalize_failures += 1
             log.exception("call %s: could not finalize; its journal stays for `recorder recover`",
                           meta.id)
+        finally:
+            metrics.FINALIZE.observe(time.monotonic() - finalize_started)
 
     # -- shutdown ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def _worker(settings: Settings, index: int) -> None:
 
     from recorder.cli.proxy_cmd import run_proxy
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     asyncio.run(run_proxy(settings, worker=index))
 
 
