@@ -172,6 +172,7 @@ def finalize_call(
     cut_policy: CutPolicy = CutPolicy(),
     redact_json: Callable[[str], str] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
     rng: Rng = os.urandom,
 ) -> ArchiveResult:
     """Archive one call from its records (audio and frame records in arrival order).
@@ -188,13 +189,13 @@ def finalize_call(
     if reason is None:
         reason = getattr(meta, "reason", None)  # CallMeta may carry why the call is incomplete
     meta, state = _resolve_state(meta, state, reason)
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     dest = store.path_for(meta.id, meta.started_at)
     settings: dict[str, Any] = dict(
         close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy
     )
     summary: CallSummary
-    reused = dest.exists()
+    reused = store.exists(dest)
     if not reused:
         try:
             with store.stage(meta.id, meta.started_at) as staging:

@@ -234,18 +234,18 @@ class _Checked:
 
 
 def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, out: Path,
-                     *, force: bool) -> _Checked:
+                     *, force: bool, store: ArchiveStore | None) -> _Checked:
     """Everything both exports check before anything is logged or decrypted."""
     with transaction(engine) as session:
         call = show_session(session, key)
         rec = get_recording(session, call["id"])
         row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
     session_id: str = call["id"]
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     archive_dir = store.get(session_id) if row is None else home / row.archive_path
-    if not archive_dir.is_dir():
+    if not store.exists(archive_dir):
         raise IntegrityError(row.archive_path if row else session_id,
-                             "the recordings row points here but the archive is not on disk; "
+                             "the recordings row points here but the archive is not in the store; "
                              "run `recorder verify`")
     check_out_dir(out, force=force)
     manifest, manifest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
@@ -293,6 +293,7 @@ def export_original(
     reason: str,
     force: bool = False,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> ExportResult:
     """Decrypt the call ``key`` into ``out`` (see the module doc for the order and the files)."""
     reason = reason.strip()
@@ -300,7 +301,7 @@ def export_original(
         raise ExportRefused("exporting an original needs a reason (it is kept in the access log)")
     if not actor:
         raise ExportRefused("exporting an original needs an actor (who is exporting)")
-    c = _checked_archive(home, engine, keystore, key, out, force=force)
+    c = _checked_archive(home, engine, keystore, key, out, force=force, store=store)
     identities = keystore.identities("archive")
     now = clock()
     seq = _log_access(engine, c, out, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=now)
@@ -331,6 +332,7 @@ def export_redacted(
     reason: str | None = None,
     force: bool = False,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> ExportResult:
     """Write the redacted ``recording.wav`` and ``transcript.json`` of call ``key`` into ``out``.
 
@@ -340,7 +342,7 @@ def export_redacted(
     """
     if not actor:
         raise ExportRefused("an export needs an actor (who is exporting)")
-    c = _checked_archive(home, engine, keystore, key, out, force=force)
+    c = _checked_archive(home, engine, keystore, key, out, force=force, store=store)
     if c.manifest.file(REDACTED_RECORDING) is None or c.manifest.file(TRANSCRIPT) is None:
         raise ExportRefused(
             f"{c.session_id} has no redacted recording yet; run `recorder transcribe --session "

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from recorder.audit.export import export_original, export_redacted
+from recorder.archive.store import open_store
 from recorder.cli.options import build_settings, common_options, os_user
 from recorder.crypto.keys import KeyStore
 from recorder.db import access_log
@@ -46,7 +47,8 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
         engine = make_engine(settings.effective_database_url)
         try:
             result = export_redacted(settings.home, engine, KeyStore(settings.home / "keys"), session_key,
-                                     out_dir, actor=who.strip(), reason=reason, force=force)
+                                     out_dir, actor=who.strip(), reason=reason, force=force,
+                                     store=open_store(settings))
         finally:
             engine.dispose()
         click.echo(
@@ -69,7 +71,8 @@ def export(ctx: click.Context, session_key: str, out_dir: Path, original: bool, 
     engine = make_engine(url)
     try:
         result = export_original(settings.home, engine, KeyStore(settings.home / "keys"), session_key,
-                                 out_dir, actor=who.strip(), reason=reason, force=force)
+                                 out_dir, actor=who.strip(), reason=reason, force=force,
+                                 store=open_store(settings))
     finally:
         engine.dispose()
     click.echo(

@@ -12,7 +12,7 @@ import click
 from sqlalchemy import Engine
 
 from recorder.archive.rewrap import RewrapResult, rewrap_all
-from recorder.archive.store import ArchiveStore
+from recorder.archive.store import open_store
 from recorder.audit.queries import find_session
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
@@ -146,7 +146,7 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
     try:
         sessions = None if session_key is None else [_archive_id(settings, engine, session_key)]
         results = rewrap_all(settings.home, store, engine, tier=tier, sessions=sessions,  # type: ignore[arg-type]
-                             on_result=_progress)
+                             on_result=_progress, store=open_store(settings))
     finally:
         engine.dispose()
     changed = [r for r in results if r.changed]
@@ -163,7 +163,7 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
 def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
     """The recorder id of an archive named by recorder id or Hydra session id."""
     try:
-        if ArchiveStore(settings.home).find(key) is not None:
+        if open_store(settings).find(key) is not None:
             return key
     except ValueError:
         pass  # not a safe directory name, so not a recorder id: look it up as a Hydra id

@@ -23,15 +23,25 @@ def common_options(func: F) -> F:
     func = click.option("--database-url", help="SQLAlchemy URL (also $RECORDER_DATABASE_URL).")(func)
     func = click.option("--log-level", default=None,
                         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))(func)
+    func = click.option("--archive-url", expose_value=False, callback=_remember("archive_url"),
+                        help="Where archives live: s3://BUCKET/PREFIX, or the directory under "
+                             "--home by default (also $RECORDER_ARCHIVE_URL).")(func)
     func = click.option("--log-format", type=click.Choice(["text", "json"]), expose_value=False,
-                        callback=_remember_log_format,
+                        callback=_remember("log_format"),
                         help="text, or json: one object per line (also $RECORDER_LOG_FORMAT).")(func)
     return func
 
 
-def _remember_log_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+_REMEMBERED = ("log_format", "archive_url")
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
     """Kept aside so that every command's signature need not carry it; read by build_settings."""
-    ctx.meta["recorder.log_format"] = value
+
+    def keep(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        ctx.meta[f"recorder.{key}"] = value
+
+    return keep
 
 
 def os_user() -> str:
@@ -46,10 +56,9 @@ def build_settings(
     config_file: Path | None, log_level: str | None = None, **flags: Any
 ) -> Settings:
     ctx = click.get_current_context(silent=True)
-    log_format = ctx.meta.get("recorder.log_format") if ctx is not None else None
+    kept = {key: ctx.meta.get(f"recorder.{key}") for key in _REMEMBERED} if ctx is not None else {}
     settings = load_settings(
-        overrides={**flags, "log_level": log_level, "log_format": log_format},
-        config_file=config_file,
+        overrides={**flags, **kept, "log_level": log_level}, config_file=config_file
     )
     logs.configure(settings.log_level, fmt=settings.log_format)
     return settings

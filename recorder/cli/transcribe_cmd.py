@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from recorder.archive.store import open_store
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
 from recorder.db.engine import make_engine, upgrade
@@ -87,7 +88,8 @@ def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: s
     try:
         keystore = KeyStore(settings.home / "keys")
         job_ctx = Context(settings.home, keystore, engine, worker.worker_id(),
-                          JobSettings(model=model, language=language, bleep=bleep))  # type: ignore[arg-type]
+                          JobSettings(model=model, language=language, bleep=bleep),  # type: ignore[arg-type]
+                          archive_store=open_store(settings))
         summary, pulse_counts = asyncio.run(_run(job_ctx, settings.pulse_url, settings.api_key,
                                                  options, model, language, rpm))
     except worker.WorkerBusy as busy:

@@ -9,6 +9,7 @@ import click
 
 from recorder.archive.ledger_head import HeadInvalid, parse_shipped_head
 from recorder.audit.verify import verify as verify_archives
+from recorder.archive.store import open_store
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
 from recorder.db.engine import make_engine, upgrade
@@ -46,7 +47,7 @@ def verify(ctx: click.Context, session_id: str | None, keys_dir: Path | None, sh
     engine = make_engine(url)
     try:
         report = verify_archives(settings.home, engine, verify_keys, session=session_id,
-                                 shipped_heads=heads)
+                                 shipped_heads=heads, store=open_store(settings))
     finally:
         engine.dispose()
     if as_json:

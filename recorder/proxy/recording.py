@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from recorder import __version__
 from recorder.archive.finalize import ArchiveResult, finalize_call
+from recorder.archive.store import open_store
 from recorder.capture.records import CallSummary, CloseRecord, Direction
 from recorder.capture.session import CaptureSession
 from recorder.config import Settings
@@ -97,6 +98,7 @@ class Recorder:
         self.engine = engine
         self.keystore = keystore
         self.spool = settings.home / "spool"
+        self.store = open_store(settings)  # journals stay local; archives go where this says
         self._journal_options = dict(journal_options or {})  # e.g. a failing segment opener
 
     def disk_too_full(self) -> str | None:
@@ -134,6 +136,7 @@ class Recorder:
             reason=meta.reason,
             gap_threshold_ms=self.settings.gap_threshold_ms,
             redact_json=redact_payload,
+            store=self.store,
         )
         delete_journal(session_dir)
         return result

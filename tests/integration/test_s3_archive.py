@@ -1,0 +1,218 @@
+"""Archives in an S3 bucket: moto's S3 server on loopback, the real proxy, the real CLI.
+
+A call is archived to a bucket with Object Lock, verified, exported and transcribed from it;
+an upload that fails half-way publishes nothing and `recover` publishes it later; an object
+changed in the bucket is caught by `verify`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+import socket
+import sys
+import wave
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+from moto.server import ThreadedMotoServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from recorder.archive.s3store import S3ArchiveStore
+from recorder.archive.store import ArchiveStoreError
+from recorder.audit.verify import verify
+from recorder.crypto.keys import KeyStore
+from recorder.proxy.server import ProxyServer
+from recorder.proxy.startup import prepare_recorder
+from recorder.simulate.caller import CallScript, run_call
+from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
+from recorder.simulate.pulse import PulseSimConfig
+from tests.conftest import TEST_API_KEY
+from tests.integration.harness import proxy_settings
+from tests.integration.test_proxy_records_call import _free_port, _wait_port
+from tests.integration.test_transcribe_cli import cli, env, pulse_sim
+
+BUCKET = "recordings"
+PREFIX = "eu/calls"
+URL = f"s3://{BUCKET}/{PREFIX}"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's S3 server on a free loopback port; the AWS environment points boto3 at it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    try:
+        yield client
+    finally:
+        server.stop()
+
+
+def _keys(client: Any) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def _metrics(path: Path) -> dict[str, float]:
+    return {s.name: s.value for f in text_string_to_metric_families(path.read_text()) for s in f.samples}
+
+
+def test_call_archived_to_the_bucket_is_verified_exported_transcribed_and_tamper_caught(
+    s3: Any, home: Path, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "recorder.toml"
+    config.write_text('[recorder]\narchive_lock_mode = "COMPLIANCE"\narchive_retain_days = 7\n')
+    e = {**env(home, database_url), "RECORDER_ARCHIVE_URL": URL, "RECORDER_CONFIG": str(config)}
+    port = _free_port()
+
+    async def call() -> int:
+        async with run_hydra_sim(HydraSimConfig(seed=4)) as hydra:
+            with (tmp_path / "proxy.log").open("w") as log:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "recorder.cli.main", "proxy", "--listen", f"127.0.0.1:{port}",
+                    "--upstream", hydra.url, env=e, stdout=log, stderr=log)
+                await _wait_port(port, process)
+                await run_call(f"ws://127.0.0.1:{port}/waves/v1/s2s?model=hydra-v1.1&api_key={TEST_API_KEY}",
+                               CallScript(), api_key=TEST_API_KEY)
+                process.send_signal(signal.SIGTERM)
+                return await asyncio.wait_for(process.wait(), 60)
+
+    before = dt.datetime.now(dt.UTC)
+    assert asyncio.run(call()) == 0, (tmp_path / "proxy.log").read_text()
+    keys = _keys(s3)
+    (manifest_key,) = [k for k in keys if k.endswith("/manifest-0001.json")]
+    archive_prefix = manifest_key.rsplit("/", 1)[0]
+    session_id = archive_prefix.rsplit("/", 1)[1]
+    assert archive_prefix.startswith(f"{PREFIX}/archive/")
+    assert f"{archive_prefix}/recording.flac.age" in keys
+    assert not list((home / "archive").glob("[0-9]*"))  # nothing archived on local disk
+    assert not list((home / "spool").iterdir())  # the journal went once the archive was up
+    head = s3.head_object(Bucket=BUCKET, Key=f"{archive_prefix}/recording.flac.age")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    retain = head["ObjectLockRetainUntilDate"]
+    assert before + dt.timedelta(days=7) <= retain <= dt.datetime.now(dt.UTC) + dt.timedelta(days=7, seconds=5)
+
+    verified = cli(e, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "1 archives" in verified.stdout
+
+    exported = cli(e, "export", session_id, "--out", str(tmp_path / "out"), "--original",
+                   "--reason", "dispute 42", "--actor", "auditor-1")
+    assert exported.returncode == 0, exported.stderr
+    with wave.open(str(tmp_path / "out" / "recording.wav")) as wav:
+        assert wav.getnchannels() == 2 and wav.getnframes() > 0
+
+    metrics_file = tmp_path / "textfile" / "transcribe.prom"
+    metrics_file.parent.mkdir()
+    with pulse_sim(PulseSimConfig(api_keys=frozenset({TEST_API_KEY}))) as sim:
+        done = cli(e, "transcribe", "--pulse-url", sim.url, "--json", "--metrics-file", str(metrics_file))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["transcribed"], summary["failed"]) == (1, 0)
+    figures = _metrics(metrics_file)
+    assert figures["recorder_transcribe_last_run_recordings"] == 1
+    assert figures["recorder_transcribe_last_run_failures"] == 0
+    assert figures["recorder_transcribe_last_run_pulse_requests"] == summary["pulse_requests"] > 0
+    assert figures["recorder_transcribe_last_run_pulse_429"] == 0
+    assert f"{archive_prefix}/manifest-0002.json" in _keys(s3)  # the derivatives went to the bucket
+    assert cli(e, "verify").returncode == 0
+
+    redacted = cli(e, "export", session_id, "--out", str(tmp_path / "redacted"), "--actor", "auditor-1")
+    assert redacted.returncode == 0, redacted.stderr
+
+    assert cli(e, "keys", "rotate", "archive").returncode == 0
+    rewrapped = cli(e, "keys", "rewrap")
+    assert rewrapped.returncode == 0, rewrapped.stderr
+    assert "1 rewrapped" in rewrapped.stderr
+    assert f"{archive_prefix}/manifest-0003.json" in _keys(s3)
+    assert cli(e, "verify").returncode == 0
+
+    # An object lock keeps old versions; a new version still becomes what readers get.
+    s3.put_object(Bucket=BUCKET, Key=f"{archive_prefix}/events.jsonl.age", Body=b"age-encryption.org/v1\nforged")
+    tampered = cli(e, "verify")
+    assert tampered.returncode == 1
+    assert f"{archive_prefix.removeprefix(PREFIX + '/')}/events.jsonl.age" in tampered.stdout
+
+
+def _failing_client(fail_name: str) -> tuple[Any, list[str]]:
+    """A client on the same server whose uploads of ``fail_name`` fail like a dropped
+    connection, once retries are spent (one attempt, so the test does not wait on backoff)."""
+    client = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
+    failed: list[str] = []
+
+    def drop(request: Any, **_: Any) -> None:
+        if request.method == "PUT" and request.url.split("?")[0].endswith("/" + fail_name):
+            failed.append(request.url)
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+    client.meta.events.register("before-send.s3.PutObject", drop)
+    return client, failed
+
+
+def test_upload_failing_half_way_publishes_nothing_and_recover_publishes_it(
+    s3: Any, home: Path, database_url: str
+) -> None:
+    async def main() -> tuple[ProxyServer, Any]:
+        async with run_hydra_sim(HydraSimConfig(seed=6)) as hydra:
+            settings = replace(proxy_settings(home, database_url, hydra.url), archive_url=URL)
+            recorder = await asyncio.to_thread(prepare_recorder, settings)
+            client, failed = _failing_client("events.jsonl.age")
+            recorder.store = S3ArchiveStore(home, URL, client=client)
+            server = ProxyServer(settings, recorder)
+            await server.start()
+            try:
+                await run_call(f"ws://127.0.0.1:{server.port}/waves/v1/s2s?model=hydra-v1.1&api_key={TEST_API_KEY}",
+                               CallScript(), api_key=TEST_API_KEY)
+            finally:
+                await server.drain(timeout_s=5)  # waits for the archiver
+            assert failed
+            return server, recorder
+
+    server, recorder = asyncio.run(main())
+    assert server.stats.finalize_failures == 1
+    store = S3ArchiveStore(home, URL)
+    uploaded = _keys(s3)
+    assert any(k.endswith("/call.json.age") for k in uploaded)  # it did fail half-way (files go in name order)
+    assert not any("manifest-" in k for k in uploaded)
+    assert store.list() == []
+    assert len(recorder.pending_journals()) == 1  # kept for recover
+
+    recorder.store = store
+    (result,) = recorder.recover(strict=True)
+    assert store.list() == [home / result.relative_path]
+    assert recorder.pending_journals() == []
+    report = verify(home, recorder.engine, KeyStore(home / "keys").verify_keys(), store=store)
+    recorder.engine.dispose()
+    assert report.ok, report.lines()
+    assert (report.archives, report.recordings) == (1, 1)
+
+
+def test_lock_mode_on_a_bucket_without_object_lock_is_a_clear_error(s3: Any, home: Path) -> None:
+    s3.create_bucket(Bucket="plain")
+    store = S3ArchiveStore(home, "s3://plain/x", lock_mode="GOVERNANCE", retain_days=1)
+    with pytest.raises(ArchiveStoreError, match="Object Lock"):
+        with store.stage("sess_1", dt.datetime(2026, 11, 29, tzinfo=dt.UTC)) as staging:
+            staging.write("recording.flac.age", b"x")
+            staging.commit(b"{}", b"sig")
+    assert _keys_of(s3, "plain") == []
+
+
+def _keys_of(client: Any, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
