@@ -13,6 +13,7 @@ import json
 import signal
 import socket
 import sys
+import urllib.request
 import wave
 from collections.abc import Iterator
 from dataclasses import replace
@@ -53,6 +54,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         port = sock.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto keeps its buckets in the process, whatever the server: start from none
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset",
+                                                  method="POST"), timeout=10).close()
     for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
