@@ -15,8 +15,8 @@ import sys
 
 from recorder.scrub import scrub_text
 
-_NOISY = ("websockets", "websockets.client", "websockets.server", "httpx", "httpcore", "alembic")
-FORMATS = ("text", "json")
+_NOISY = ("websockets", "websockets.client", "websockets.server", "httpx", "httpcore", "alembic",
+          "botocore", "boto3", "s3transfer", "urllib3")
 
 # Set by the proxy in each call's task; asyncio copies it into what the task starts.
 CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("recorder_call_id", default=None)
