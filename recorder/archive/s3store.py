@@ -110,6 +110,8 @@ class S3ArchiveStore(ArchiveStore):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise NotFound("archive file", subject) from exc
+            if code in ("PreconditionFailed", "412"):  # a create-only upload found the key
+                raise ArchiveExists(Path(subject)) from exc
             _count_error(operation)
             raise ArchiveStoreError(operation, f"s3://{self.bucket}/{subject}", str(exc)) from exc
         except (BotoCoreError, Boto3Error) as exc:
@@ -218,11 +220,27 @@ class S3ArchiveStore(ArchiveStore):
         self._call("upload", key, self.s3.upload_file, Filename=str(path), Key=key,
                    ExtraArgs=extra or None)
 
+    def _put_new(self, key: str, data: bytes) -> bool:
+        """Create ``key`` only if absent (If-None-Match); False if it was there."""
+        try:
+            self._call("upload", key, self.s3.put_object, Key=key, Body=data, IfNoneMatch="*",
+                       **self._lock_args())
+        except ArchiveExists:
+            return False
+        return True
+
     def _publish(self, archive_dir: Path, version: int, manifest: bytes, signature: bytes) -> None:
+        """The signature, then the manifest, each created only if absent: a writer that comes
+        second gets ArchiveExists and changes nothing of the version that stands. A signature
+        without its manifest is what an upload that failed half-way left: it is replaced."""
         prefix = self._dir_key(archive_dir)
         name = manifest_name(version)
-        self._put(prefix + name + SIG_SUFFIX, signature)
-        self._put(prefix + name, manifest)  # last: from now on readers see this version
+        if not self._put_new(prefix + name + SIG_SUFFIX, signature):
+            if self.exists(archive_dir, name):
+                raise ArchiveExists(archive_dir / name)
+            self._put(prefix + name + SIG_SUFFIX, signature)
+        if not self._put_new(prefix + name, manifest):  # last: readers see the version from now
+            raise ArchiveExists(archive_dir / name)
 
     @contextmanager
     def stage(self, session_id: str, started_at: dt.datetime) -> Iterator[ArchiveStaging]:

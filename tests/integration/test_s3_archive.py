@@ -28,7 +28,7 @@ from moto.server import ThreadedMotoServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from recorder.archive.s3store import S3ArchiveStore
-from recorder.archive.store import ArchiveStoreError
+from recorder.archive.store import ArchiveExists, ArchiveStoreError
 from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore
 from recorder.proxy.server import ProxyServer
@@ -170,14 +170,15 @@ def _failing_client(fail_name: str) -> tuple[Any, list[str]]:
     return client, failed
 
 
+@pytest.mark.parametrize("fail_name", ["events.jsonl.age", "manifest-0001.json"])
 def test_upload_failing_half_way_publishes_nothing_and_recover_publishes_it(
-    s3: Any, home: Path, database_url: str
+    s3: Any, home: Path, database_url: str, fail_name: str
 ) -> None:
     async def main() -> tuple[ProxyServer, Any]:
         async with run_hydra_sim(HydraSimConfig(seed=6)) as hydra:
             settings = replace(proxy_settings(home, database_url, hydra.url), archive_url=URL)
             recorder = await asyncio.to_thread(prepare_recorder, settings)
-            client, failed = _failing_client("events.jsonl.age")
+            client, failed = _failing_client(fail_name)
             recorder.store = S3ArchiveStore(home, URL, client=client)
             server = ProxyServer(settings, recorder)
             await server.start()
@@ -194,7 +195,7 @@ def test_upload_failing_half_way_publishes_nothing_and_recover_publishes_it(
     store = S3ArchiveStore(home, URL)
     uploaded = _keys(s3)
     assert any(k.endswith("/call.json.age") for k in uploaded)  # it did fail half-way (files go in name order)
-    assert not any("manifest-" in k for k in uploaded)
+    assert not any(k.endswith(".json") and "manifest-" in k for k in uploaded)
     assert store.list() == []
     assert len(recorder.pending_journals()) == 1  # kept for recover
 
@@ -206,6 +207,22 @@ def test_upload_failing_half_way_publishes_nothing_and_recover_publishes_it(
     recorder.engine.dispose()
     assert report.ok, report.lines()
     assert (report.archives, report.recordings) == (1, 1)
+
+
+def test_second_writer_of_a_version_gets_archive_exists_and_the_first_stands(s3: Any, home: Path) -> None:
+    store = S3ArchiveStore(home, URL)
+    started = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    with store.stage("sess_2", started) as late:
+        late.write("call.json.age", b"late")
+        other_host = S3ArchiveStore(home, URL)  # publishes first, while this one is staging
+        other_host._publish(store.path_for("sess_2", started), 1, b'{"v": 1}', b"sig-1")
+        with pytest.raises(ArchiveExists):
+            late.commit(b'{"v": 2}', b"sig-2")
+    archive_dir = store.path_for("sess_2", started)
+    assert store.read_manifest(archive_dir) == (1, b'{"v": 1}', b"sig-1")
+    with pytest.raises(ArchiveExists):  # the manifest itself is create-only, even for a
+        store._publish(archive_dir, 1, b'{"v": 3}', b"sig-3")  # writer past the check
+    assert store.read_manifest(archive_dir) == (1, b'{"v": 1}', b"sig-1")
 
 
 def test_lock_mode_on_a_bucket_without_object_lock_is_a_clear_error(s3: Any, home: Path) -> None:
