@@ -116,7 +116,9 @@ def utc_date(started_at: dt.datetime) -> dt.date:
 
 
 class ArchiveStore:
-    """The archive tree under ``<home>/archive``."""
+    """The archive tree under ``<home>/archive``, and the store interface every reader and
+    writer uses: ``S3ArchiveStore`` (``s3store.py``) overrides the storage operations for a
+    bucket. Archive directories are named by their path under home in both."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)

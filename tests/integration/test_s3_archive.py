@@ -25,6 +25,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from moto.server import ThreadedMotoServer
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from recorder.archive.s3store import S3ArchiveStore
@@ -116,6 +117,10 @@ def test_call_archived_to_the_bucket_is_verified_exported_transcribed_and_tamper
     verified = cli(e, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "1 archives" in verified.stdout
+    local = {k: v for k, v in e.items() if k != "RECORDER_ARCHIVE_URL"}
+    flagged = cli(local, "verify", "--archive-url", URL)  # the flag instead of the environment
+    assert flagged.returncode == 0 and "1 archives" in flagged.stdout, flagged.stdout + flagged.stderr
+    assert cli(local, "verify").returncode == 1  # the row points at an archive not on local disk
 
     exported = cli(e, "export", session_id, "--out", str(tmp_path / "out"), "--original",
                    "--reason", "dispute 42", "--actor", "auditor-1")
@@ -155,6 +160,10 @@ def test_call_archived_to_the_bucket_is_verified_exported_transcribed_and_tamper
     assert f"{archive_prefix.removeprefix(PREFIX + '/')}/events.jsonl.age" in tampered.stdout
 
 
+def _store_errors() -> float:
+    return REGISTRY.get_sample_value("recorder_archive_store_errors_total", {"operation": "upload"}) or 0.0
+
+
 def _failing_client(fail_name: str) -> tuple[Any, list[str]]:
     """A client on the same server whose uploads of ``fail_name`` fail like a dropped
     connection, once retries are spent (one attempt, so the test does not wait on backoff)."""
@@ -190,8 +199,10 @@ def test_upload_failing_half_way_publishes_nothing_and_recover_publishes_it(
             assert failed
             return server, recorder
 
+    errors_before = _store_errors()
     server, recorder = asyncio.run(main())
     assert server.stats.finalize_failures == 1
+    assert _store_errors() == errors_before + 1
     store = S3ArchiveStore(home, URL)
     uploaded = _keys(s3)
     assert any(k.endswith("/call.json.age") for k in uploaded)  # it did fail half-way (files go in name order)
