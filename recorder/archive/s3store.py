@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -40,11 +41,13 @@ from recorder.archive.store import (
     _check_file_name,
     check_session_id,
 )
-from recorder.errors import ConfigError, NotFound
+from recorder.errors import ConfigError, IntegrityError, NotFound
 
 logger = logging.getLogger(__name__)
 
 INDEX_DIR = "sessions"
+_INDEX_VALUE = re.compile(r"archive/[0-9]{4}/[0-9]{2}/[0-9]{2}/[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_INDEX_MAX = 200  # bytes read of an index object: a valid one is under 100
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -134,11 +137,14 @@ class S3ArchiveStore(ArchiveStore):
         """The session's archive directory if a version of it is published, else None."""
         key = self._key(f"{INDEX_DIR}/{check_session_id(session_id)}")
         try:
-            relative = self._call("get", key, self.s3.get_object, Key=key)["Body"].read().decode()
+            body = self._call("get", key, self.s3.get_object, Key=key)["Body"].read(_INDEX_MAX)
         except NotFound:
             return None
+        relative = body.decode("utf-8", errors="replace")
+        if not _INDEX_VALUE.fullmatch(relative) or relative.rsplit("/", 1)[1] != session_id:
+            raise IntegrityError(key, f"does not name an archive directory of {session_id}")
         archive_dir = self.home / relative
-        if archive_dir.name != session_id or not self.manifest_versions(archive_dir):
+        if not self.manifest_versions(archive_dir):
             return None  # an upload that never got as far as its manifest
         return archive_dir
 
@@ -147,8 +153,8 @@ class S3ArchiveStore(ArchiveStore):
         found = set()
         for key in self._list(self._key("archive/")):
             relative, _, name = key[len(self._key("")):].rpartition("/")
-            if manifest_version_of(name) is not None:
-                found.add(self.home / relative)
+            if manifest_version_of(name) is not None and _INDEX_VALUE.fullmatch(relative):
+                found.add(self.home / relative)  # the layout only, as the directory store globs it
         return sorted(found)
 
     def manifest_versions(self, archive_dir: Path) -> builtins.list[int]:

@@ -32,6 +32,7 @@ from recorder.archive.s3store import S3ArchiveStore
 from recorder.archive.store import ArchiveExists, ArchiveStoreError
 from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore
+from recorder.errors import IntegrityError
 from recorder.proxy.server import ProxyServer
 from recorder.proxy.startup import prepare_recorder
 from recorder.simulate.caller import CallScript, run_call
@@ -234,6 +235,14 @@ def test_second_writer_of_a_version_gets_archive_exists_and_the_first_stands(s3:
     with pytest.raises(ArchiveExists):  # the manifest itself is create-only, even for a
         store._publish(archive_dir, 1, b'{"v": 3}', b"sig-3")  # writer past the check
     assert store.read_manifest(archive_dir) == (1, b'{"v": 1}', b"sig-1")
+
+
+@pytest.mark.parametrize("value", [b"archive/2026/11/29/sess_3/../../x/sess_3", b"archive/2026/11/29/other",
+                                   b"archive/2026/11/29/sess_3" + b"x" * 500])
+def test_a_forged_session_index_is_refused(s3: Any, home: Path, value: bytes) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/sessions/sess_3", Body=value)
+    with pytest.raises(IntegrityError, match="sessions/sess_3"):
+        S3ArchiveStore(home, URL).find("sess_3")
 
 
 def test_lock_mode_on_a_bucket_without_object_lock_is_a_clear_error(s3: Any, home: Path) -> None:
