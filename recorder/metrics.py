@@ -93,13 +93,16 @@ REFUSALS = {
 
 
 class _ProxyCollector(Collector):
-    def __init__(self, active_calls: int, draining: bool, counts: Mapping[str, int]) -> None:
-        self._active, self._draining, self._counts = active_calls, draining, counts
+    def __init__(self, active_calls: int, max_sessions: int, draining: bool,
+                 counts: Mapping[str, int]) -> None:
+        self._active, self._max, self._draining, self._counts = active_calls, max_sessions, draining, counts
 
     def collect(self) -> Iterator[Any]:
         counts = self._counts
         yield GaugeMetricFamily("recorder_active_calls", "Calls holding a slot.",
                                 value=self._active)
+        yield GaugeMetricFamily("recorder_max_sessions", "Slots of this process (--max-sessions).",
+                                value=self._max)
         yield GaugeMetricFamily("recorder_draining", "1 while shutting down.",
                                 value=int(self._draining))
         refusals = CounterMetricFamily("recorder_refusals", "Calls refused, by reason.",
@@ -114,13 +117,13 @@ class _ProxyCollector(Collector):
                                   value=counts.get("finalize_failures", 0))
 
 
-def exposition(active_calls: int, draining: bool, stats: object) -> tuple[bytes, str]:
+def exposition(active_calls: int, max_sessions: int, draining: bool, stats: object) -> tuple[bytes, str]:
     """The body and content type of `GET /metrics`: this process's metrics, and the proxy's
     own counters (`stats`: the server's `ProxyStats`) as they are now."""
     counts = {name: int(getattr(stats, name)) for name in
               (*REFUSALS, "recording_failures", "finalize_failures")}
     scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(_ProxyCollector(active_calls, draining, counts))
+    scrape.register(_ProxyCollector(active_calls, max_sessions, draining, counts))
     return generate_latest(REGISTRY) + generate_latest(scrape), CONTENT_TYPE_LATEST
 
 

@@ -234,7 +234,8 @@ class ProxyServer:
             }).encode()
             return _http_response(200, body, Headers({"Content-Type": "application/json"}))
         if request.path.split("?")[0] == "/metrics" and "Upgrade" not in request.headers:
-            body, content_type = metrics.exposition(self.active_calls, self._draining, self.stats)
+            body, content_type = metrics.exposition(
+                self.active_calls, self.settings.max_sessions, self._draining, self.stats)
             return _http_response(200, body, Headers({"Content-Type": content_type}))
         refusal = upgrade_refusal(request.method, request.headers.raw_items())
         if refusal is not None:

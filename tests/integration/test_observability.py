@@ -93,6 +93,7 @@ def test_metrics_count_the_calls_and_json_logs_carry_call_ids(
     assert samples[("recorder_refusals_total", (("reason", "not_an_upgrade"),))] == 1
     assert samples[("recorder_refusals_total", (("reason", "server_full"),))] == 0
     assert samples[("recorder_active_calls", ())] == 0
+    assert samples[("recorder_max_sessions", ())] == 100  # the default
     assert samples[("recorder_finalize_failures_total", ())] == 0
     assert not any(name.endswith("_total") and "session" in dict(labels) for name, labels in samples)
 
