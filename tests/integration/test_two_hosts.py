@@ -25,7 +25,7 @@ from recorder.simulate.pulse import PulseSimConfig
 from tests.conftest import TEST_API_KEY
 from tests.integration.test_proxy_records_call import _free_port, _wait_port
 from tests.integration.test_proxy_workers import _short_call
-from tests.integration.test_s3_archive import BUCKET, PREFIX, URL, _keys, s3  # noqa: F401  (fixture)
+from tests.integration.test_s3_archive import PREFIX, URL, _keys, s3  # noqa: F401  (s3 is a fixture)
 from tests.integration.test_transcribe_cli import env, pulse_sim
 
 CALLS = 40
