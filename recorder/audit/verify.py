@@ -97,8 +97,8 @@ class _Archive:
 
 
 class _Verifier:
-    def __init__(self, home: Path, verify_keys: Mapping[str, VerifyKey]) -> None:
-        self.store = ArchiveStore(home)
+    def __init__(self, store: ArchiveStore, verify_keys: Mapping[str, VerifyKey]) -> None:
+        self.store = store
         self.keys = verify_keys
         self.problems: list[Problem] = []
         self.files = 0
@@ -134,19 +134,18 @@ class _Verifier:
     def _manifest(self, a: _Archive, version: int, previous: str | None) -> Manifest | None:
         sid, name = a.path.name, manifest_name(version)
         subject = f"{a.rel}/{name}"
-        data = (a.path / name).read_bytes()
+        data = self.store.read(a.path, name)
         a.manifests[version] = sha256_hex(data)
-        sig_path = a.path / (name + SIG_SUFFIX)
         try:
             manifest = parse_manifest(data, name=subject)
         except ManifestError as exc:
             self.add(ALTERED, subject, exc.reason, sid)
             return None
-        if not sig_path.is_file():
+        if not self.store.exists(a.path, name + SIG_SUFFIX):
             self.add(MISSING, subject + SIG_SUFFIX, "signature file is missing", sid)
         else:
             try:
-                verify_manifest(data, sig_path.read_bytes(), self.keys, name=subject)
+                verify_manifest(data, self.store.read(a.path, name + SIG_SUFFIX), self.keys, name=subject)
             except (SignatureInvalid, ManifestError) as exc:
                 self.add(ALTERED, subject, exc.reason, sid)
         if manifest.session_id != sid or manifest.version != version:
@@ -169,18 +168,17 @@ class _Verifier:
     def _files(self, a: _Archive, manifest: Manifest) -> None:
         sid = a.path.name
         listed = {f.name for f in manifest.files}
+        present = self.store.names(a.path)
         for f in manifest.files:
-            path = a.path / f.name
             subject = f"{a.rel}/{f.name}"
-            if not path.is_file():
-                self.add(MISSING, subject, f"listed in {manifest.name} but not on disk", sid)
+            if f.name not in present:
+                self.add(MISSING, subject, f"listed in {manifest.name} but not in the store", sid)
                 continue
             self.files += 1
-            data = path.read_bytes()
+            data = self.store.read(a.path, f.name)
             if len(data) != f.size or sha256_hex(data) != f.sha256:
                 self.add(ALTERED, subject, f"size or SHA-256 differs from {manifest.name}", sid)
-        for p in sorted(a.path.iterdir()):
-            name = p.name
+        for name in present:
             if name in listed or manifest_version_of(name) is not None:
                 continue
             if name.endswith(SIG_SUFFIX) and manifest_version_of(name[: -len(SIG_SUFFIX)]) is not None:
@@ -269,7 +267,7 @@ class _Verifier:
                 self.add(MISSING, f"recordings row {sid}", f"the archive {a.rel} has no row", sid)
 
 
-def verify_target(home: Path, db: Session, key: str) -> str:
+def verify_target(home: Path, db: Session, key: str, store: ArchiveStore | None = None) -> str:
     """The recorder id that ``verify KEY`` checks.
 
     The call ``key`` names (recorder id or Hydra session id; several matches are refused by
@@ -282,7 +280,7 @@ def verify_target(home: Path, db: Session, key: str) -> str:
     except NotFound:
         pass
     try:
-        on_disk = ArchiveStore(home).find(key) is not None
+        on_disk = (store or ArchiveStore(home)).find(key) is not None
     except ValueError:  # not a safe directory name, so no archive's
         on_disk = False
     pinned = db.scalar(select(LedgerEntry.seq).where(LedgerEntry.session_id == key).limit(1))
@@ -297,13 +295,14 @@ def verify(
     verify_keys: Mapping[str, VerifyKey],
     session: str | None = None,
     shipped_heads: Mapping[str, LedgerHead] | None = None,
+    store: ArchiveStore | None = None,
 ) -> VerifyReport:
     """Check archives, ledger and recordings rows (all, or one ``session``) without decrypting.
 
     ``shipped_heads``: signed ledger heads kept elsewhere (by where they came from), which the
     ledger must still reach.
     """
-    v = _Verifier(Path(home), verify_keys)
+    v = _Verifier(store or ArchiveStore(Path(home)), verify_keys)
     archives: dict[str, _Archive] = {}
     for path in v.store.list():
         if session is not None and path.name != session:
