@@ -88,6 +88,13 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
         engine.dispose()
 
 
+def local_archives_only(settings: Settings, command: str) -> None:
+    """Refuse, with the reason, a command that works on the archive directory only."""
+    if settings.archive_url:
+        raise click.UsageError(f"{command} works on the archive directory under --home; archives in "
+                               f"object storage ({settings.archive_url}) are not supported by it yet")
+
+
 def actor_or_user(actor: str | None) -> str:
     """``--actor``, or the OS user; never empty."""
     who = (actor if actor is not None else os_user()).strip()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from recorder import logs
 from recorder.archive.s3store import parse_s3_url
+from recorder.cli.main import cli
 from recorder.config import load_settings
 from recorder.errors import ConfigError
 from recorder.metrics import close_code_label
@@ -68,3 +71,16 @@ def test_json_line_carries_the_call_id_and_no_secret() -> None:
 def test_close_code_labels_are_a_bounded_set() -> None:
     labels = {close_code_label(code) for code in [None, *range(0, 5000)]}
     assert labels == {"none", "other", *(str(c) for c in range(1000, 1016) if c != 1004)}
+
+
+@pytest.mark.parametrize("args", [["erase", "sess_1", "--reason", "subject request"],
+                                  ["retention", "status"], ["retention", "apply", "--dry-run"],
+                                  ["console"]])
+def test_commands_that_work_on_the_archive_directory_refuse_a_bucket(
+    args: list[str], tmp_path: Path
+) -> None:
+    """Erasure, retention and the console do not reach archives in object storage yet: they
+    say so instead of reporting a directory that is not where the archives are."""
+    result = CliRunner().invoke(cli, [*args, "--home", str(tmp_path), "--archive-url", "s3://recordings/x"])
+    assert result.exit_code == 2, result.output
+    assert "archives in object storage (s3://recordings/x) are not supported" in result.output
