@@ -85,13 +85,12 @@ def _inbox(conn: Connection, into: queue.Queue[object]) -> None:
 
 class _Worker:
     def __init__(self, settings: Settings, conn: Connection) -> None:
+        from recorder.archive.store import open_store
         from recorder.crypto.keys import KeyStore
         from recorder.db.engine import make_engine
 
         self.settings = settings
         self.conn = conn
-        from recorder.archive.store import open_store
-
         self.keystore = KeyStore(settings.home / "keys")
         self.engine = make_engine(settings.effective_database_url)
         self.store = open_store(settings)
