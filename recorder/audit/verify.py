@@ -210,8 +210,12 @@ class _Verifier:
                     self.add(MISSING, f"ledger entry for {a.rel}/{manifest_name(v)}",
                              "the manifest is on disk but not in the ledger", sid)
 
-    def head(self, entries: list[LedgerEntry], head: LedgerHead | None, home: Path) -> None:
-        """The chain against its signed head; ``head`` was read before the chain was."""
+    def head(self, entries: list[LedgerEntry], head: LedgerHead | None, home: Path,
+             shipped: Mapping[str, LedgerHead] | None = None) -> None:
+        """The chain against its signed head; ``head`` was read before the chain was.
+
+        Entries after this home's head are covered if a shipped head that the chain matches
+        (``shipped``: another host's, which appended them) names them."""
         last = max((e.seq for e in entries), default=0)
         if head is None:
             if entries:
@@ -232,7 +236,10 @@ class _Verifier:
                 later = read_head(home, self.keys)  # an append may have committed meanwhile
             except HeadInvalid:
                 later = None
-            if later is None or later.seq < last:
+            matched = [h.seq for h in (shipped or {}).values()
+                       if any(e.seq == h.seq and e.entry_hash == h.entry_hash for e in entries)]
+            covered = max([later.seq if later is not None else 0, *matched])
+            if covered < last:
                 self.add(MISSING, f"signed ledger head for entries {head.seq + 1}..{last}",
                          f"{HEAD_FILE} names entry {head.seq}: later entries are not covered (an "
                          "older checkpoint put back, or a crash right after a commit: run "
@@ -325,7 +332,7 @@ def verify(
         rows = [r for r in list_recordings(db) if session is None or r.session_id == session]
         v.ledger(entries, archives, session)
         if head_checked:
-            v.head(entries, head, Path(home))
+            v.head(entries, head, Path(home), shipped_heads)
         for name, shipped in (shipped_heads or {}).items():
             v.shipped(entries, shipped, name)
         v.recordings(rows, archives)
