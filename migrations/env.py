@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from recorder.db.engine import make_engine
 from recorder.db.models import Base, include_object
@@ -37,6 +38,10 @@ def run_migrations_online() -> None:
             include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several hosts may start at once on an empty database: one migrates, the
+                # others wait here, then find the schema at head (held until this commits).
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
             context.run_migrations()
     engine.dispose()
 

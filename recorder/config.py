@@ -26,6 +26,8 @@ _ENV = {
     "upstream_url": "RECORDER_UPSTREAM_URL",
     "pulse_url": "RECORDER_PULSE_URL",
     "api_key": "SMALLEST_API_KEY",
+    "log_format": "RECORDER_LOG_FORMAT",
+    "archive_url": "RECORDER_ARCHIVE_URL",
 }
 
 
@@ -54,6 +56,10 @@ class Settings:
     log_level: str = "INFO"
     retention: RetentionPolicies = field(default_factory=RetentionPolicies)
     pci_tools: tuple[str, ...] = ()  # tool names whose calls pause the caller's recording
+    log_format: str = "text"  # or json: one object per line, with the call id
+    archive_url: str = ""  # "": <home>/archive; s3://bucket/prefix: object storage
+    archive_lock_mode: str = ""  # "", GOVERNANCE or COMPLIANCE (S3 Object Lock on upload)
+    archive_retain_days: int = 0  # retain-until = upload time + this, with archive_lock_mode
 
     @property
     def effective_database_url(self) -> str:
@@ -156,6 +162,16 @@ def load_settings(
         raise ConfigError("recording_failure", "settings", "must be close or continue")
     if not settings.flush_interval_s > 0:
         raise ConfigError("flush_interval_s", "settings", "must be positive")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("log_format", "settings", "must be text or json")
+    if settings.archive_url and not settings.archive_url.startswith("s3://"):
+        raise ConfigError("archive_url", "settings", "must be s3://BUCKET[/PREFIX] (or empty: "
+                          "the archive directory under home)")
+    if settings.archive_lock_mode not in ("", "GOVERNANCE", "COMPLIANCE"):
+        raise ConfigError("archive_lock_mode", "settings", "must be GOVERNANCE or COMPLIANCE")
+    if bool(settings.archive_lock_mode) != (settings.archive_retain_days > 0):
+        raise ConfigError("archive_retain_days", "settings", "archive_lock_mode and a positive "
+                          "archive_retain_days go together")
     if settings.certfile and not settings.keyfile or settings.keyfile and not settings.certfile:
         raise ConfigError("certfile", "settings", "--certfile and --keyfile go together")
     return settings

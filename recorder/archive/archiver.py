@@ -8,8 +8,11 @@ Each job runs ``archive.pipeline``; the journal is deleted only after its archiv
 committed, so a crash of this process loses nothing (the proxy restarts it and sends the jobs
 again). A job that fails because the database or the disk failed is kept and retried with
 back-off (0.5 s doubling to 60 s), between other jobs, until it succeeds; the cause is reported
-each time. Messages back: ``("done", id, state, reason, path)``, ``("retry", id, cause,
-delay)``, ``("failed", id, cause)``, ``("recovered", archived, skipped, failed)``.
+each time. Messages back: ``("done", id, state, reason, path, seconds)``, ``("retry", id,
+cause, delay)``, ``("failed", id, cause)``, ``("store_error", id, operation)`` (before the
+retry or failure it caused), ``("recovered", archived, skipped)``, ``("fatal", why)``. Archives
+go to the store the settings name (``open_store``: the directory under home, or a bucket);
+every line logged during a job carries the job's call id.
 
 The process ends when the proxy closes its end of the pipe (or dies).
 """
@@ -82,6 +85,7 @@ def _inbox(conn: Connection, into: queue.Queue[object]) -> None:
 
 class _Worker:
     def __init__(self, settings: Settings, conn: Connection) -> None:
+        from recorder.archive.store import open_store
         from recorder.crypto.keys import KeyStore
         from recorder.db.engine import make_engine
 
@@ -89,6 +93,7 @@ class _Worker:
         self.conn = conn
         self.keystore = KeyStore(settings.home / "keys")
         self.engine = make_engine(settings.effective_database_url)
+        self.store = open_store(settings)
         self.migrated = False
         self.attempts: dict[str, int] = {}
         self.due: list[tuple[float, int, object]] = []
@@ -104,16 +109,25 @@ class _Worker:
             pass  # the proxy is gone; the inbox will say so
 
     def run(self, job: object) -> None:
+        from recorder import logs
+
+        job_id = getattr(job, "id", "?")  # a call id
+        with logs.call_id(job_id):
+            self._attempt(job, job_id)
+
+    def _attempt(self, job: object, job_id: str) -> None:
+        from recorder.archive.store import ArchiveStoreError
         from recorder.db.engine import upgrade
         from recorder.errors import DatabaseError, RecorderError
 
-        job_id = getattr(job, "id", "?")
         try:
             if not self.migrated:
                 upgrade(self.settings.effective_database_url)
                 self.migrated = True
             self._run(job)
-        except (DatabaseError, OSError) as exc:  # the database or the disk: try again later
+        except (DatabaseError, OSError) as exc:  # the database, the disk or the store: try again later
+            if isinstance(exc, ArchiveStoreError):
+                self.reply("store_error", job_id, exc.operation.split()[0])
             n = self.attempts[job_id] = self.attempts.get(job_id, 0) + 1
             delay = backoff_s(n)
             cause = _cause(exc)
@@ -132,13 +146,15 @@ class _Worker:
     def _run(self, job: object) -> None:
         from recorder.archive.pipeline import archive_journal, store_rows
 
+        started = time.monotonic()
         common: dict[str, Any] = dict(
             home=self.settings.home, keystore=self.keystore, engine=self.engine,
             gap_threshold_ms=self.settings.gap_threshold_ms, pci_tools=self.settings.pci_tools,
+            store=self.store,
         )
         if isinstance(job, ArchiveJob) and not Path(job.session_dir).exists():
             # deleted only once archived: a previous archiver finished it and died before saying so
-            self.reply("done", job.id, job.ended.state, job.ended.reason, None)
+            self.reply("done", job.id, job.ended.state, job.ended.reason, None, None)
             return
         if isinstance(job, ArchiveJob):
             result = archive_journal(Path(job.session_dir), session_key=job.session_key,
@@ -152,12 +168,13 @@ class _Worker:
         elif isinstance(job, RowsJob):
             store_rows(self.engine, job.meta, job.summary)
             self.attempts.pop(job.id, None)
-            self.reply("done", job.id, job.meta.state, job.meta.reason, None)
+            self.reply("done", job.id, job.meta.state, job.meta.reason, None, time.monotonic() - started)
             return
         else:
             raise TypeError(f"not an archiver job: {type(job).__name__}")
         self.attempts.pop(job.id, None)
-        self.reply("done", job.id, result.state, result.reason, result.relative_path)
+        self.reply("done", job.id, result.state, result.reason, result.relative_path,
+                   time.monotonic() - started)
 
     def _release(self, job: object) -> None:
         if isinstance(job, _OrphanJob):
@@ -210,7 +227,7 @@ def _cause(exc: BaseException) -> str:
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full ({exc.strerror})"
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and exc.errno is not None:  # (the archive store's errors have none)
         return f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": ")
     return str(exc)
 
@@ -219,7 +236,7 @@ def serve(settings: Settings, conn: Connection) -> None:
     """The archiver process's main: jobs from the pipe, retries when due, until the pipe closes."""
     from recorder import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     try:  # so that `ps`, `top` and the benchmark tell it from the proxy
         Path("/proc/self/comm").write_text(PROCESS_NAME)
     except OSError:

@@ -174,6 +174,7 @@ def finalize_call(
     pci_tools: tuple[str, ...] = (),
     redact_json: Callable[[str], str] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
     rng: Rng = os.urandom,
 ) -> ArchiveResult:
     """Archive one call from its records (audio and frame records in arrival order).
@@ -190,14 +191,14 @@ def finalize_call(
     if reason is None:
         reason = getattr(meta, "reason", None)  # CallMeta may carry why the call is incomplete
     meta, state = _resolve_state(meta, state, reason)
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     dest = store.path_for(meta.id, meta.started_at)
     settings: dict[str, Any] = dict(
         close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
         pci_tools=pci_tools,
     )
     summary: CallSummary
-    reused = dest.exists()
+    reused = store.exists(dest)
     if not reused:
         try:
             with store.stage(meta.id, meta.started_at) as staging:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from recorder import logs
 from recorder.archive.finalize import ArchiveResult, finalize_call
+from recorder.archive.store import ArchiveStore
 from recorder.call import CallMeta, CallSummary
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
 from recorder.capture.session import CaptureSession
@@ -100,8 +102,10 @@ def archive_journal(
     session_key: bytes | None = None,
     identities: Sequence[Identity] | None = None,
     ended: CallMeta | None = None,
+    store: ArchiveStore | None = None,
 ) -> ArchiveResult:
-    """Archive one journal, write its rows, then delete it (see the module docstring)."""
+    """Archive one journal into ``store`` (the directory under home by default), write its
+    rows, then delete it (see the module docstring)."""
     reader = JournalReader(session_dir, identities=identities, session_key=session_key)
     scan = reader.scan()
     meta = call_facts(scan, ended)
@@ -118,6 +122,7 @@ def archive_journal(
         gap_threshold_ms=gap_threshold_ms,
         pci_tools=pci_tools,
         redact_json=redact_payload,
+        store=store,
     )
     delete_journal(session_dir)
     return result
@@ -149,7 +154,8 @@ def claim_orphans(spool: Path) -> tuple[list[tuple[Path, OwnerLock]], list[tuple
             taken.append((session_dir, lock))
         elif session_dir.exists():  # (else it was archived and deleted meanwhile)
             owner = describe_owner(session_dir)
-            log.info("journal %s belongs to %s, which is alive: skipped", session_dir, owner)
+            with logs.call_id(session_dir.name):  # a journal is named by its call id
+                log.info("journal %s belongs to %s, which is alive: skipped", session_dir, owner)
             skipped.append((session_dir, owner))
     return taken, skipped
 
@@ -163,16 +169,19 @@ def recover_orphans(
     gap_threshold_ms: float,
     identities: Sequence[Identity],
     pci_tools: tuple[str, ...] = (),
+    store: ArchiveStore | None = None,
 ) -> Recovery:
     """Archive every journal whose owner is gone (incomplete, with the reason); leave live ones."""
     taken, skipped = claim_orphans(spool)
     out = Recovery(skipped=skipped)
     for session_dir, lock in taken:
         try:
-            out.archived.append(archive_journal(
-                session_dir, home=home, keystore=keystore, engine=engine,
-                gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools, identities=identities,
-            ))
+            with logs.call_id(session_dir.name):  # a journal is named by its call id
+                out.archived.append(archive_journal(
+                    session_dir, home=home, keystore=keystore, engine=engine,
+                    gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools, identities=identities,
+                    store=store,
+                ))
         except (RecorderError, OSError) as exc:
             log.error("cannot recover journal %s: %s", session_dir, exc)
             out.failed.append((session_dir, str(exc)))

@@ -70,13 +70,14 @@ def rewrap_archive(
     tier: AgeTier = "archive",
     rng: Rng = os.urandom,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> RewrapResult:
     """Rewrap one archive's ``tier`` files to the tier's active recipients (see module doc).
 
     The archive must verify first (``check_archive``): a tampered archive is refused with the
     ``IntegrityError`` naming the file, and nothing is written.
     """
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     archive_dir = store.get(session_id)
     manifest, _ = check_archive(store, archive_dir, keystore.verify_keys())
     recipients = keystore.recipients(tier)
@@ -92,7 +93,7 @@ def rewrap_archive(
         name = f"{store.relative(archive_dir)}/{f.name}"
         blob = store.read(archive_dir, f.name)
         sealed[f.name] = SealedFile(rewrap_blob(blob, identities, recipients, rng=rng, name=name), tier, target)
-    new = publish_version(home, keystore, engine, session_id, sealed, clock=clock)
+    new = publish_version(home, keystore, engine, session_id, sealed, clock=clock, store=store)
     logger.info("archive %s: %d %s files rewrapped to %s (manifest %d)",
                 session_id, len(sealed), tier, ",".join(target), new.version)
     return RewrapResult(session_id, tuple(sorted(sealed)), skipped, new.version)
@@ -108,6 +109,7 @@ def rewrap_all(
     on_result: Callable[[RewrapResult], None] | None = None,
     rng: Rng = os.urandom,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> list[RewrapResult]:
     """Rewrap every archive on disk (or ``sessions``), one result per archive.
 
@@ -115,11 +117,13 @@ def rewrap_all(
     be written is reported in its result and the others go on; a missing key store or identities
     (a configuration problem, the same for all) raise at once.
     """
-    ids = list(sessions) if sessions is not None else [p.name for p in ArchiveStore(home).list()]
+    store = store or ArchiveStore(home)
+    ids = list(sessions) if sessions is not None else [p.name for p in store.list()]
     results: list[RewrapResult] = []
     for session_id in ids:
         try:
-            result = rewrap_archive(home, keystore, engine, session_id, tier=tier, rng=rng, clock=clock)
+            result = rewrap_archive(home, keystore, engine, session_id, tier=tier, rng=rng, clock=clock,
+                                    store=store)
         except (IntegrityError, NotFound, DatabaseError) as exc:
             logger.warning("archive %s not rewrapped: %s", session_id, exc)
             result = RewrapResult(session_id, error=str(exc))

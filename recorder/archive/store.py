@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from recorder.archive.manifest import SIG_SUFFIX, manifest_name, manifest_version_of
+from recorder.config import Settings
 from recorder.durable import fsync_dir
 from recorder.errors import NotFound, RecorderError
 
@@ -40,6 +41,16 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _FILE_MODE = 0o644
 _DIR_MODE = 0o755
 _READ_BLOCK = 1 << 20
+
+
+class ArchiveStoreError(RecorderError, OSError):
+    """The archive store failed an operation (an object store's request, after its retries).
+
+    An OSError too: callers that keep a journal on an I/O failure keep it on this one."""
+
+    def __init__(self, operation: str, subject: str, problem: str) -> None:
+        self.operation = operation
+        super().__init__(f"archive store: cannot {operation} {subject}: {problem}")
 
 
 class ArchiveExists(RecorderError):
@@ -105,7 +116,9 @@ def utc_date(started_at: dt.datetime) -> dt.date:
 
 
 class ArchiveStore:
-    """The archive tree under ``<home>/archive``."""
+    """The archive tree under ``<home>/archive``, and the store interface every reader and
+    writer uses: ``S3ArchiveStore`` (``s3store.py``) overrides the storage operations for a
+    bucket. Archive directories are named by their path under home in both."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
@@ -228,6 +241,16 @@ class ArchiveStore:
             v for p in archive_dir.iterdir() if (v := manifest_version_of(p.name)) is not None
         )
 
+    def names(self, archive_dir: Path) -> builtins.list[str]:
+        """Every file name in the archive directory (manifests and signatures included)."""
+        return sorted(p.name for p in archive_dir.iterdir() if p.is_file())
+
+    def exists(self, archive_dir: Path, name: str | None = None) -> bool:
+        """Whether the archive (a manifest is in place) or one of its files exists."""
+        if name is None:
+            return archive_dir.is_dir() and bool(self.manifest_versions(archive_dir))
+        return (archive_dir / name).is_file()
+
     def open(self, archive_dir: Path, name: str) -> BinaryIO:
         """One archive file for reading as a stream (large files are never read whole)."""
         path = archive_dir / name
@@ -250,8 +273,8 @@ class ArchiveStore:
             version = versions[-1]
         name = manifest_name(version)
         data = self.read(archive_dir, name)
-        sig_path = archive_dir / (name + SIG_SUFFIX)
-        return version, data, sig_path.read_bytes() if sig_path.is_file() else None
+        sig = name + SIG_SUFFIX
+        return version, data, self.read(archive_dir, sig) if self.exists(archive_dir, sig) else None
 
 
 class ArchiveStaging:
@@ -308,3 +331,13 @@ class ArchiveStaging:
         fsync_dir(self.store.root)
         logger.info("archive %s written", self.store.relative(self.dest))
         return self.dest
+
+
+def open_store(settings: Settings) -> ArchiveStore:
+    """The archive store the settings name: the directory under home, or a bucket."""
+    if not settings.archive_url:
+        return ArchiveStore(settings.home)
+    from recorder.archive.s3store import S3ArchiveStore
+
+    return S3ArchiveStore(settings.home, settings.archive_url, lock_mode=settings.archive_lock_mode,
+                          retain_days=settings.archive_retain_days)

@@ -48,13 +48,14 @@ def publish_version(
     files: Mapping[str, SealedFile],
     *,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> Manifest:
     """Add or replace ``files`` in a session's archive under the next signed manifest version.
 
     The archive must verify first (signature and every file), so a new version never blesses
     tampered files. Returns the new manifest.
     """
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     archive_dir = store.get(session_id)
     latest, latest_bytes = check_archive(store, archive_dir, keystore.verify_keys())
     if latest.state == "erased":

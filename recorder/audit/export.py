@@ -240,19 +240,20 @@ class _Checked:
 
 
 def _checked_archive(home: Path, engine: Engine, keystore: KeyStore, key: str, out: Path | None,
-                     *, force: bool) -> _Checked:
+                     *, force: bool, store: ArchiveStore | None = None) -> _Checked:
     """Everything every export checks before anything is logged or decrypted (``out``: the
-    output directory to check, None when the caller checked its own output)."""
+    output directory to check, None when the caller checked its own output; ``store``: where
+    the archives are, the directory under home by default)."""
     with transaction(engine) as session:
         call = show_session(session, key)
         rec = get_recording(session, call["id"])
         row = None if rec is None else _Row(rec.archive_path, rec.manifest_sha256)
     session_id: str = call["id"]
-    store = ArchiveStore(home)
+    store = store or ArchiveStore(home)
     archive_dir = store.get(session_id) if row is None else home / row.archive_path
-    if not archive_dir.is_dir():
+    if not store.exists(archive_dir):
         raise IntegrityError(row.archive_path if row else session_id,
-                             "the recordings row points here but the archive is not on disk; "
+                             "the recordings row points here but the archive is not in the store; "
                              "run `recorder verify`")
     if out is not None:
         check_out_dir(out, force=force)
@@ -301,6 +302,7 @@ def export_original(
     reason: str,
     force: bool = False,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> ExportResult:
     """Decrypt the call ``key`` into ``out`` (see the module doc for the order and the files)."""
     reason = reason.strip()
@@ -308,7 +310,7 @@ def export_original(
         raise ExportRefused("exporting an original needs a reason (it is kept in the access log)")
     if not actor:
         raise ExportRefused("exporting an original needs an actor (who is exporting)")
-    c = _checked_archive(home, engine, keystore, key, out, force=force)
+    c = _checked_archive(home, engine, keystore, key, out, force=force, store=store)
     identities = keystore.identities("archive")
     now = clock()
     _make_out_dir(out)
@@ -340,6 +342,7 @@ def export_redacted(
     reason: str | None = None,
     force: bool = False,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> ExportResult:
     """Write the redacted ``recording.wav`` and ``transcript.json`` of call ``key`` into ``out``.
 
@@ -349,7 +352,7 @@ def export_redacted(
     """
     if not actor:
         raise ExportRefused("an export needs an actor (who is exporting)")
-    c = _checked_archive(home, engine, keystore, key, out, force=force)
+    c = _checked_archive(home, engine, keystore, key, out, force=force, store=store)
     if c.manifest.file(REDACTED_RECORDING) is None or c.manifest.file(TRANSCRIPT) is None:
         raise ExportRefused(
             f"{c.session_id} has no redacted recording yet; run `recorder transcribe --session "
@@ -399,12 +402,13 @@ def open_redacted_audio(
     action: str = EXPORT,
     detail: Mapping[str, Any] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> OpenedAudio:
     """The redacted recording of ``key`` in memory, checked and logged as ``export_redacted``
     is, for a caller that streams it (the console) instead of writing files."""
     if not actor:
         raise ExportRefused("opening a recording needs an actor (who is reading)")
-    c = _checked_archive(home, engine, keystore, key, None, force=False)
+    c = _checked_archive(home, engine, keystore, key, None, force=False, store=store)
     if c.manifest.file(REDACTED_RECORDING) is None:
         raise ExportRefused(f"{c.session_id} has no redacted recording yet; run `recorder transcribe "
                             f"--session {c.session_id}`")
@@ -425,6 +429,7 @@ def open_original_audio(
     reason: str,
     detail: Mapping[str, Any] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> OpenedAudio:
     """The original recording of ``key`` in memory, with the checks, reason and access-log
     entry (``export_original``) of ``export_original``; nothing is written to disk."""
@@ -433,7 +438,7 @@ def open_original_audio(
         raise ExportRefused("opening an original needs a reason (it is kept in the access log)")
     if not actor:
         raise ExportRefused("opening an original needs an actor (who is reading)")
-    c = _checked_archive(home, engine, keystore, key, None, force=False)
+    c = _checked_archive(home, engine, keystore, key, None, force=False, store=store)
     identities = keystore.identities("archive")
     seq = _log_access(engine, c, None, actor=actor, action=EXPORT_ORIGINAL, reason=reason, now=clock(),
                       **dict(detail or {}))

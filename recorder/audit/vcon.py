@@ -41,6 +41,7 @@ from sqlalchemy import Engine
 
 from recorder.archive.catalogue import RECORDING, REDACTED_RECORDING, TRANSCRIPT, read_plain
 from recorder.archive.render import decode_flac
+from recorder.archive.store import ArchiveStore
 from recorder.audit.export import (
     ExportRefused,
     _Checked,
@@ -180,6 +181,7 @@ def export_vcon(
     reason: str | None = None,
     force: bool = False,
     clock: Callable[[], dt.datetime] = _utc_now,
+    store: ArchiveStore | None = None,
 ) -> VconResult:
     """Write call ``key`` as a signed vCon to ``out`` (0600); see the module doc."""
     reason = (reason or "").strip() or None
@@ -188,7 +190,7 @@ def export_vcon(
     if not actor:
         raise ExportRefused("an export needs an actor (who is exporting)")
     check_out_file(out, force=force)
-    c = _checked_archive(home, engine, keystore, key, None, force=force)
+    c = _checked_archive(home, engine, keystore, key, None, force=force, store=store)
     audio = RECORDING if original else REDACTED_RECORDING
     if c.manifest.file(audio) is None:
         raise ExportRefused(

@@ -97,8 +97,8 @@ class _Archive:
 
 
 class _Verifier:
-    def __init__(self, home: Path, verify_keys: Mapping[str, VerifyKey]) -> None:
-        self.store = ArchiveStore(home)
+    def __init__(self, store: ArchiveStore, verify_keys: Mapping[str, VerifyKey]) -> None:
+        self.store = store
         self.keys = verify_keys
         self.problems: list[Problem] = []
         self.files = 0
@@ -134,19 +134,18 @@ class _Verifier:
     def _manifest(self, a: _Archive, version: int, previous: str | None) -> Manifest | None:
         sid, name = a.path.name, manifest_name(version)
         subject = f"{a.rel}/{name}"
-        data = (a.path / name).read_bytes()
+        data = self.store.read(a.path, name)
         a.manifests[version] = sha256_hex(data)
-        sig_path = a.path / (name + SIG_SUFFIX)
         try:
             manifest = parse_manifest(data, name=subject)
         except ManifestError as exc:
             self.add(ALTERED, subject, exc.reason, sid)
             return None
-        if not sig_path.is_file():
+        if not self.store.exists(a.path, name + SIG_SUFFIX):
             self.add(MISSING, subject + SIG_SUFFIX, "signature file is missing", sid)
         else:
             try:
-                verify_manifest(data, sig_path.read_bytes(), self.keys, name=subject)
+                verify_manifest(data, self.store.read(a.path, name + SIG_SUFFIX), self.keys, name=subject)
             except (SignatureInvalid, ManifestError) as exc:
                 self.add(ALTERED, subject, exc.reason, sid)
         if manifest.session_id != sid or manifest.version != version:
@@ -169,18 +168,17 @@ class _Verifier:
     def _files(self, a: _Archive, manifest: Manifest) -> None:
         sid = a.path.name
         listed = {f.name for f in manifest.files}
+        present = self.store.names(a.path)
         for f in manifest.files:
-            path = a.path / f.name
             subject = f"{a.rel}/{f.name}"
-            if not path.is_file():
-                self.add(MISSING, subject, f"listed in {manifest.name} but not on disk", sid)
+            if f.name not in present:
+                self.add(MISSING, subject, f"listed in {manifest.name} but not in the store", sid)
                 continue
             self.files += 1
-            data = path.read_bytes()
+            data = self.store.read(a.path, f.name)
             if len(data) != f.size or sha256_hex(data) != f.sha256:
                 self.add(ALTERED, subject, f"size or SHA-256 differs from {manifest.name}", sid)
-        for p in sorted(a.path.iterdir()):
-            name = p.name
+        for name in present:
             if name in listed or manifest_version_of(name) is not None:
                 continue
             if name.endswith(SIG_SUFFIX) and manifest_version_of(name[: -len(SIG_SUFFIX)]) is not None:
@@ -212,8 +210,12 @@ class _Verifier:
                     self.add(MISSING, f"ledger entry for {a.rel}/{manifest_name(v)}",
                              "the manifest is on disk but not in the ledger", sid)
 
-    def head(self, entries: list[LedgerEntry], head: LedgerHead | None, home: Path) -> None:
-        """The chain against its signed head; ``head`` was read before the chain was."""
+    def head(self, entries: list[LedgerEntry], head: LedgerHead | None, home: Path,
+             shipped: Mapping[str, LedgerHead] | None = None) -> None:
+        """The chain against its signed head; ``head`` was read before the chain was.
+
+        Entries after this home's head are covered if a shipped head that the chain matches
+        (``shipped``: another host's, which appended them) names them."""
         last = max((e.seq for e in entries), default=0)
         if head is None:
             if entries:
@@ -234,7 +236,10 @@ class _Verifier:
                 later = read_head(home, self.keys)  # an append may have committed meanwhile
             except HeadInvalid:
                 later = None
-            if later is None or later.seq < last:
+            matched = [h.seq for h in (shipped or {}).values()
+                       if any(e.seq == h.seq and e.entry_hash == h.entry_hash for e in entries)]
+            covered = max([later.seq if later is not None else 0, *matched])
+            if covered < last:
                 self.add(MISSING, f"signed ledger head for entries {head.seq + 1}..{last}",
                          f"{HEAD_FILE} names entry {head.seq}: later entries are not covered (an "
                          "older checkpoint put back, or a crash right after a commit: run "
@@ -269,7 +274,7 @@ class _Verifier:
                 self.add(MISSING, f"recordings row {sid}", f"the archive {a.rel} has no row", sid)
 
 
-def verify_target(home: Path, db: Session, key: str) -> str:
+def verify_target(home: Path, db: Session, key: str, store: ArchiveStore | None = None) -> str:
     """The recorder id that ``verify KEY`` checks.
 
     The call ``key`` names (recorder id or Hydra session id; several matches are refused by
@@ -282,7 +287,7 @@ def verify_target(home: Path, db: Session, key: str) -> str:
     except NotFound:
         pass
     try:
-        on_disk = ArchiveStore(home).find(key) is not None
+        on_disk = (store or ArchiveStore(home)).find(key) is not None
     except ValueError:  # not a safe directory name, so no archive's
         on_disk = False
     pinned = db.scalar(select(LedgerEntry.seq).where(LedgerEntry.session_id == key).limit(1))
@@ -297,13 +302,14 @@ def verify(
     verify_keys: Mapping[str, VerifyKey],
     session: str | None = None,
     shipped_heads: Mapping[str, LedgerHead] | None = None,
+    store: ArchiveStore | None = None,
 ) -> VerifyReport:
     """Check archives, ledger and recordings rows (all, or one ``session``) without decrypting.
 
     ``shipped_heads``: signed ledger heads kept elsewhere (by where they came from), which the
     ledger must still reach.
     """
-    v = _Verifier(Path(home), verify_keys)
+    v = _Verifier(store or ArchiveStore(Path(home)), verify_keys)
     archives: dict[str, _Archive] = {}
     for path in v.store.list():
         if session is not None and path.name != session:
@@ -326,7 +332,7 @@ def verify(
         rows = [r for r in list_recordings(db) if session is None or r.session_id == session]
         v.ledger(entries, archives, session)
         if head_checked:
-            v.head(entries, head, Path(home))
+            v.head(entries, head, Path(home), shipped_heads)
         for name, shipped in (shipped_heads or {}).items():
             v.shipped(entries, shipped, name)
         v.recordings(rows, archives)

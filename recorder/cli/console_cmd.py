@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from recorder.cli.options import build_settings, common_options
+from recorder.cli.options import build_settings, common_options, local_archives_only
 from recorder.config import parse_host_port
 
 
@@ -37,6 +37,7 @@ def console(listen: str, keys_dir: Path | None, certfile: str | None, keyfile: s
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("--certfile and --keyfile go together")
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    local_archives_only(settings, "console")
     host, port = parse_host_port(listen, "listen")
     engine = open_database(settings.effective_database_url)
     config = ConsoleConfig(home=settings.home, keys_dir=keys_dir or settings.home / "keys",

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from recorder.archive.store import open_store
 from recorder.cli.audit_cmd import render_call
 from recorder.cli.options import build_settings, common_options
 from recorder.config import Settings
@@ -130,7 +131,8 @@ async def transcribe_demo(settings: Settings, session_key: str) -> object:
         async with run_pulse_sim(PulseSimConfig(api_keys=frozenset({DEMO_API_KEY}))) as pulse_sim:
             click.echo(f"stand-in Pulse on {pulse_sim.url}; transcribing ...")
             async with PulseClient(pulse_sim.url, DEMO_API_KEY, rng=random.Random(7)) as pulse:
-                ctx = Context(settings.home, KeyStore(settings.home / "keys"), engine, worker.worker_id())
+                ctx = Context(settings.home, KeyStore(settings.home / "keys"), engine, worker.worker_id(),
+                              archive_store=open_store(settings))
                 options = worker.RunOptions(selection=jobs.Selection(session_id=session_key))
                 return await worker.run(ctx, pulse, options)
     finally:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from recorder.cli.options import actor_or_user, build_settings, common_options, migrated_engine
+from recorder.cli.options import (
+    actor_or_user,
+    build_settings,
+    common_options,
+    local_archives_only,
+    migrated_engine,
+)
 
 
 @click.command()
@@ -32,6 +38,7 @@ def erase(session_key: str, reason: str, actor: str | None, as_json: bool, confi
     if not reason.strip():
         raise click.UsageError("--reason must not be empty")
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    local_archives_only(settings, "erase")
     with migrated_engine(settings) as engine:
         done = remove_data(settings.home, KeyStore(settings.home / "keys"), engine, session_key,
                            kinds=(), cause=ERASE, reason=reason, actor=who, now=dt.datetime.now(dt.UTC))

@@ -49,11 +49,14 @@ def export(session_key: str, out_dir: Path, fmt: str, original: bool, reason: st
     engine = open_database(settings.effective_database_url)
     keystore = KeyStore(settings.home / "keys")
     try:
+        from recorder.archive.store import open_store
+
+        store = open_store(settings)
         if fmt == "vcon":
             from recorder.audit.vcon import export_vcon  # numpy, soundfile
 
             vcon = export_vcon(settings.home, engine, keystore, session_key, out_dir, actor=who,
-                               original=original, reason=reason, force=force)
+                               original=original, reason=reason, force=force, store=store)
             click.echo(f"exported {vcon.session_id} as vCon {vcon.uuid} "
                        f"({'original' if original else 'redacted'} recording, manifest "
                        f"{vcon.manifest_version}) to {vcon.out}; access logged as entry "
@@ -64,10 +67,10 @@ def export(session_key: str, out_dir: Path, fmt: str, original: bool, reason: st
         if original:
             assert reason is not None
             result = export_original(settings.home, engine, keystore, session_key, out_dir,
-                                     actor=who, reason=reason, force=force)
+                                     actor=who, reason=reason, force=force, store=store)
         else:
             result = export_redacted(settings.home, engine, keystore, session_key, out_dir,
-                                     actor=who, reason=reason, force=force)
+                                     actor=who, reason=reason, force=force, store=store)
     finally:
         engine.dispose()
     click.echo(

@@ -133,6 +133,7 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
     any archive could not be rewrapped.
     """
     from recorder.archive.rewrap import rewrap_all  # soundfile, numpy
+    from recorder.archive.store import open_store
     from recorder.db.engine import open_database
 
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
@@ -141,7 +142,7 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
     try:
         sessions = None if session_key is None else [_archive_id(settings, engine, session_key)]
         results = rewrap_all(settings.home, store, engine, tier=tier, sessions=sessions,  # type: ignore[arg-type]
-                             on_result=_progress)
+                             on_result=_progress, store=open_store(settings))
     finally:
         engine.dispose()
     changed = [r for r in results if r.changed]
@@ -158,7 +159,7 @@ def rewrap_cmd(ctx: click.Context, tier: str, session_key: str | None, config_fi
 def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
     """The recorder id of an archive named by recorder id or Hydra session id (refused when it
     names several calls); an archive the database has no row for is found by its directory."""
-    from recorder.archive.store import ArchiveStore
+    from recorder.archive.store import open_store
     from recorder.audit.queries import resolve_session
     from recorder.db.engine import transaction
     from recorder.errors import NotFound
@@ -168,7 +169,7 @@ def _archive_id(settings: Settings, engine: Engine, key: str) -> str:
             return resolve_session(session, key)
     except NotFound:
         try:
-            if ArchiveStore(settings.home).find(key) is not None:
+            if open_store(settings).find(key) is not None:
                 return key
         except ValueError:
             pass  # not a safe directory name, so no archive's

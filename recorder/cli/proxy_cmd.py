@@ -61,6 +61,7 @@ def recover(config_file: Path | None, log_level: str | None, **flags: object) ->
     Journals whose owner is alive (a running proxy's live or finishing calls) are left alone
     and listed as skipped."""
     from recorder.archive.pipeline import recover_orphans
+    from recorder.archive.store import open_store
     from recorder.db.engine import make_engine, upgrade
     from recorder.proxy.startup import prepare_recorder
 
@@ -72,7 +73,7 @@ def recover(config_file: Path | None, log_level: str | None, **flags: object) ->
         done = recover_orphans(
             settings.home / "spool", home=settings.home, keystore=keystore, engine=engine,
             gap_threshold_ms=settings.gap_threshold_ms, identities=keystore.identities("archive"),
-            pci_tools=settings.pci_tools,
+            pci_tools=settings.pci_tools, store=open_store(settings),
         )
     finally:
         engine.dispose()

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from recorder.cli.options import actor_or_user, build_settings, common_options, migrated_engine
+from recorder.cli.options import (
+    actor_or_user,
+    build_settings,
+    common_options,
+    local_archives_only,
+    migrated_engine,
+)
 
 
 @click.group()
@@ -27,6 +33,8 @@ def status_cmd(as_json: bool, limit: int, config_file: Path | None, home: Path |
     from recorder.lifecycle.retention import status
 
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+
+    local_archives_only(settings, "retention")
     now = dt.datetime.now(dt.UTC)
     with migrated_engine(settings) as engine:
         items = status(settings.home, engine, settings.retention, now)
@@ -64,6 +72,7 @@ def apply_cmd(ctx: click.Context, dry_run: bool, actor: str | None, as_json: boo
 
     who = actor_or_user(actor)
     settings = build_settings(config_file, log_level, home=home, database_url=database_url)
+    local_archives_only(settings, "retention")
     with migrated_engine(settings) as engine:
         outcomes = apply(settings.home, KeyStore(settings.home / "keys"), engine, settings.retention,
                          dt.datetime.now(dt.UTC), actor=who, dry_run=dry_run)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from recorder.archive.store import open_store
 from recorder.cli.options import build_settings, common_options
 from recorder.crypto.keys import KeyStore
 from recorder.audit.queries import resolve_session
@@ -64,12 +65,16 @@ def _since(value: str | None) -> dt.datetime | None:
 @click.option("--max-attempts", type=click.IntRange(min=1), default=jobs.DEFAULT_MAX_ATTEMPTS,
               show_default=True, help="Attempts before a recording ends failed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run's figures here for node_exporter's textfile collector "
+                   "(replaced atomically; name it *.prom).")
 @common_options
 @click.pass_context
 def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: str | None,
                session_key: str | None, retry_failed: bool, pulse_url: str | None, model: str,
                language: str, rpm: int, bleep: str, redaction: str, lease_seconds: float, max_attempts: int,
-               as_json: bool, config_file: Path | None, home: Path | None, database_url: str | None,
+               as_json: bool, metrics_file: Path | None, config_file: Path | None, home: Path | None,
+               database_url: str | None,
                log_level: str | None) -> None:
     """Transcribe finalized recordings through Pulse, redact, store and publish the derivatives."""
     settings = build_settings(config_file, log_level, home=home, database_url=database_url,
@@ -93,15 +98,18 @@ def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: s
         keystore = KeyStore(settings.home / "keys")
         job_ctx = Context(settings.home, keystore, engine, worker.worker_id(),
                           JobSettings(model=model, language=language, bleep=bleep,  # type: ignore[arg-type]
-                                      redaction=redaction))
-        summary = asyncio.run(_run(job_ctx, settings.pulse_url, settings.api_key, options, model,
-                                   language, rpm))
+                                      redaction=redaction),
+                          archive_store=open_store(settings))
+        summary, pulse_counts = asyncio.run(_run(job_ctx, settings.pulse_url, settings.api_key,
+                                                 options, model, language, rpm))
     except worker.WorkerBusy as busy:
         click.echo(f"recorder: {busy}; nothing done", err=True)
         ctx.exit(EXIT_OK)
     finally:
         engine.dispose()
     _report(summary, as_json)
+    if metrics_file is not None:
+        _write_metrics(metrics_file, summary, pulse_counts)
     if isinstance(summary.fatal, PulseAuthError):
         ctx.exit(EXIT_AUTH)
     if summary.fatal is not None:
@@ -110,13 +118,28 @@ def transcribe(ctx: click.Context, limit: int | None, concurrency: int, since: s
 
 
 async def _run(ctx: Context, pulse_url: str, api_key: str, options: worker.RunOptions, model: str,
-               language: str, rpm: int) -> worker.RunSummary:
+               language: str, rpm: int) -> tuple[worker.RunSummary, dict[str, int]]:
+    """The run's summary and the Pulse client's own counts (429s, retries)."""
     async with PulseClient(pulse_url, api_key, model=model, language=language, per_minute=rpm) as pulse:
         bar = _progress(ctx, options)
         try:
-            return await worker.run(ctx, pulse, options, on_result=bar)
+            summary = await worker.run(ctx, pulse, options, on_result=bar)
         finally:
             bar.close()
+        return summary, {"pulse_429": pulse.rate_limited, "retries": pulse.retries}
+
+
+def _write_metrics(path: Path, summary: worker.RunSummary, pulse_counts: dict[str, int]) -> None:
+    from recorder.metrics import write_transcribe_textfile
+
+    try:
+        write_transcribe_textfile(path, {
+            "recordings": summary.transcribed, "skipped": summary.skipped,
+            "failures": summary.failed, "pulse_requests": summary.pulse_requests,
+            "elapsed_seconds": summary.elapsed_s, **pulse_counts,
+        })
+    except OSError as exc:
+        raise click.ClickException(f"cannot write --metrics-file {path}: {exc}") from exc
 
 
 class _Progress:

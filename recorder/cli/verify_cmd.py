@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from recorder.archive.ledger_head import HeadInvalid, parse_shipped_head
+from recorder.archive.store import open_store
 from recorder.audit.verify import verify as verify_archives
 from recorder.audit.verify import verify_target
 from recorder.cli.options import build_settings, common_options
@@ -45,12 +46,13 @@ def verify(ctx: click.Context, session_key: str | None, keys_dir: Path | None, s
         raise click.UsageError(f"--ledger-head {exc}") from exc
     engine = open_database(settings.effective_database_url)
     try:
+        store = open_store(settings)
         session_id = None
         if session_key is not None:
             with transaction(engine) as db:
-                session_id = verify_target(settings.home, db, session_key)
+                session_id = verify_target(settings.home, db, session_key, store=store)
         report = verify_archives(settings.home, engine, verify_keys, session=session_id,
-                                 shipped_heads=heads)
+                                 shipped_heads=heads, store=store)
     finally:
         engine.dispose()
     if as_json:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from recorder import logs, metrics
 from recorder.archive.archiver import RECOVER, ArchiveJob, RowsJob, serve
 from recorder.config import Settings
 from recorder.journal import OwnerLock
@@ -119,9 +120,16 @@ class ArchiverProcess:
 
     def _on_message(self, message: tuple[object, ...]) -> None:
         kind = message[0]
+        job_id = message[1] if kind in ("done", "retry", "failed", "store_error") else None
+        with logs.call_id(None if job_id is None else str(job_id)):
+            self._on_reply(kind, message)
+
+    def _on_reply(self, kind: object, message: tuple[object, ...]) -> None:
         if kind == "done":
-            _, job_id, state, reason, path = message
+            _, job_id, state, reason, path, seconds = message
             self.stats.done += 1
+            if seconds is not None:  # None: archived by an archiver that died before saying so
+                metrics.finalized(float(seconds))  # type: ignore[arg-type]
             log.info("call %s archived to %s (%s%s)", job_id, path, state, f": {reason}" if reason else "")
             self._settle(str(job_id))
         elif kind == "retry":
@@ -137,6 +145,8 @@ class ArchiverProcess:
             log.error("call %s: could not finalize (%s); its journal stays for `recorder recover`",
                       job_id, cause)
             self._settle(str(job_id))
+        elif kind == "store_error":
+            metrics.store_error(str(message[2]))
         elif kind == "fatal":
             log.error("archiver: %s", message[1])
             if self.fatal is not None and not self.fatal.done():

@@ -33,6 +33,7 @@ from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from recorder import logs, metrics
 from recorder.archive.archiver import RowsJob
 from recorder.call import CallMeta
 from recorder.capture.session import CaptureSession
@@ -234,6 +235,10 @@ class ProxyServer:
                 "max_sessions": self.settings.max_sessions,
             }).encode()
             return _http_response(200, body, Headers({"Content-Type": "application/json"}))
+        if request.path.split("?")[0] == "/metrics" and "Upgrade" not in request.headers:
+            body, content_type = metrics.exposition(
+                self.active_calls, self.settings.max_sessions, self._draining, self.stats, self.archiver)
+            return _http_response(200, body, Headers({"Content-Type": content_type}))
         refusal = upgrade_refusal(request.method, request.headers.raw_items())
         if refusal is not None:
             self.stats.not_upgrades += 1
@@ -296,6 +301,7 @@ class ProxyServer:
             metadata=plan.metadata,
         )
         connection.call = _Pending(plan, upstream, meta, time.monotonic_ns(), slot)
+        logs.CALL_ID.set(meta.id)  # this task goes on to run the call: every line carries the id
         return None
 
     async def _open_recording(self, meta: CallMeta) -> CallRecording | None:
@@ -363,7 +369,8 @@ class ProxyServer:
         capture = None if recording else CaptureSession(
             gap_threshold_ms=self.settings.gap_threshold_ms, pci_tools=self.settings.pci_tools
         )
-        tee = recording.tee if recording else capture.observe  # type: ignore[union-attr]
+        tee = metrics.counting_tee(recording.tee if recording else capture.observe,  # type: ignore[union-attr]
+                                   pending.origin_ns)
         relay = Relay(client, pending.upstream, tee, pending.origin_ns)  # type: ignore[arg-type]
         self.stats.relays[meta.id] = relay
         self.stats.accepted += 1
@@ -397,6 +404,7 @@ class ProxyServer:
             meta.id, result.close_side, result.close_code, meta.duration_ms,
             result.bytes_c2s, result.bytes_s2c, recording.hydra_session_id if recording else None,
         )
+        metrics.call_ended(meta.state, meta.close_code)
         closed_by = _CLOSED_BY.get(result.close_side or "")
         try:
             if recording is not None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def _worker(settings: Settings, index: int) -> None:
     from recorder.proxy.run import run
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     run(settings, worker=index)
 
 

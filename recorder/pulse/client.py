@@ -31,6 +31,7 @@ from recorder.pulse import pieces
 from recorder.pulse.backoff import Backoff
 from recorder.pulse.errors import (
     PulsePayloadTooLarge,
+    PulseRateLimited,
     PulseRetriesExhausted,
     PulseRetryable,
     PulseUnavailable,
@@ -62,7 +63,7 @@ class PulseClient:
 
     One client (or one `limiter`) should be shared by every concurrent task of a process, so
     that the per-minute limit holds for all of them. `requests_made` counts HTTP requests sent
-    (retries included), `retries` the repeats among them.
+    (retries included), `retries` the repeats among them, `rate_limited` the 429s.
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class PulseClient:
         self.limiter = limiter or AsyncRateLimiter(per_minute, window_s=rate_window_s)
         self.requests_made = 0
         self.retries = 0
+        self.rate_limited = 0  # 429 answers
         self._key = api_key
         self._params, self._headers = build_request(self.options, api_key=api_key)
         if isinstance(verify, str):  # a CA bundle path (httpx wants a context for that now)
@@ -154,6 +156,7 @@ class PulseClient:
                 result = await self._request_once(wav_bytes)
             except PulseRetryable as exc:
                 last = exc
+                self.rate_limited += isinstance(exc, PulseRateLimited)
                 continue
             return result.shifted(offset_ms)
         assert last is not None

@@ -140,6 +140,11 @@ class Context:
     owner: str
     settings: JobSettings = JobSettings()
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    archive_store: ArchiveStore | None = None  # None: the directory under home
+
+    @property
+    def archives(self) -> ArchiveStore:
+        return self.archive_store or ArchiveStore(self.home)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ def redact_audio(stereo: Int16Array, rate: int, spans: Sequence[StoredSpan], set
 
 
 def _decrypt_recording(ctx: Context, session_id: str) -> tuple[Int16Array, int]:
-    store = ArchiveStore(ctx.home)
+    store = ctx.archives
     archive_dir = store.get(session_id)
     check_archive(store, archive_dir, ctx.keystore.verify_keys())
     stereo, rate = decode_flac(read_plain(store, archive_dir, RECORDING, ctx.keystore.identities("archive")))
@@ -220,7 +225,7 @@ def _decrypt_recording(ctx: Context, session_id: str) -> tuple[Int16Array, int]:
 
 def _pauses(ctx: Context, session_id: str) -> tuple[tuple[float, float], ...]:
     """The PCI pauses the alignment manifest records, as caller-channel (start, end) ms."""
-    store = ArchiveStore(ctx.home)
+    store = ctx.archives
     archive_dir = store.get(session_id)
     plain = age.decrypt(store.read(archive_dir, ALIGNMENT), ctx.keystore.identities("archive"),
                         name=f"{store.relative(archive_dir)}/{ALIGNMENT}")
@@ -268,7 +273,7 @@ def publish(ctx: Context, record: TranscriptRecord, stereo: Int16Array | None, r
     """Add the redacted audio and transcript to the archive unless its manifest lists them.
 
     Returns (published now, manifest version)."""
-    store_ = ArchiveStore(ctx.home)
+    store_ = ctx.archives
     archive_dir = store_.get(record.session_id)
     latest, _ = check_archive(store_, archive_dir, ctx.keystore.verify_keys())
     if all(latest.file(name) is not None for name in DERIVATIVES):
@@ -286,7 +291,8 @@ def publish(ctx: Context, record: TranscriptRecord, stereo: Int16Array | None, r
     with transaction(ctx.engine) as session:
         if not jobs.holds(session, record.session_id, ctx.owner):
             raise LeaseLost(record.session_id)
-    manifest = publish_version(ctx.home, ctx.keystore, ctx.engine, record.session_id, files, clock=ctx.clock)
+    manifest = publish_version(ctx.home, ctx.keystore, ctx.engine, record.session_id, files, clock=ctx.clock,
+                               store=store_)
     return True, manifest.version
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from recorder.archive.ledger_head import HEAD_FILE
+from recorder.archive.ledger_head import HEAD_FILE, parse_head
 from recorder.audit.verify import verify
 from recorder.crypto.keys import KeyStore
 from tests.faults.probes import record_calls
@@ -97,6 +97,24 @@ def test_a_deleted_or_older_checkpoint_fails_verify(home: Path, database_url: st
     assert any(p.startswith(f"missing: {HEAD_FILE}") for p in _problems(home, db))
     (home / HEAD_FILE).write_bytes(current)
     assert _problems(home, db) == []
+
+
+def test_another_hosts_shipped_head_covers_the_entries_it_appended(
+    home: Path, database_url: str, db: Engine
+) -> None:
+    """Two proxies: each signs its own head, so this home's is behind the entries the other
+    host appended. The other host's head, shipped, covers them; it does not hide a removal."""
+    record_calls(home, database_url, 2)
+    mine = (home / HEAD_FILE).read_bytes()
+    record_calls(home, database_url, 1)  # as if the other host had appended entry 3
+    keys = KeyStore(home / "keys").verify_keys()
+    theirs = {"host-b": parse_head((home / HEAD_FILE).read_bytes(), keys)}
+    (home / HEAD_FILE).write_bytes(mine)
+    assert any("later entries are not covered" in p for p in _problems(home, db))
+    assert verify(home, db, keys, shipped_heads=theirs).lines() == []
+    _remove_call(home, db, _ledger(db)[-1]["session_id"])
+    problems = verify(home, db, keys, shipped_heads=theirs).lines()
+    assert any("ledger entries 3" in p and "host-b" in p for p in problems), problems
 
 
 def test_a_byte_flip_in_any_archive_file_or_the_checkpoint_fails_verify(
