@@ -1,1 +1,1 @@
-"""Finalized recordings: render from capture records, encrypt, sign, store, ledger (DESIGN.md)."""
+"""Finalized recordings: render from capture records, encrypt, sign, store, ledger."""

@@ -1,6 +1,6 @@
 """Turn one call's records into a durable, signed, encrypted archive plus its database rows.
 
-Order (DESIGN.md "Journal": the journal is deleted only after this returns):
+Order (the journal is deleted only after this returns):
 
 1. pass 1 over the records (``render.plan``): replay, summary, timeline; the event log is
    encrypted as it is made;

@@ -1,4 +1,4 @@
-"""The plaintext, signed manifest of an archive (DESIGN.md "Encryption and integrity").
+"""The plaintext, signed manifest of an archive.
 
 ``manifest-NNNN.json`` lists every file of the archive with its SHA-256, size, tier and the key
 ids it is wrapped to, plus the state, a summary (durations and counts, never content) and the

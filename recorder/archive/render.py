@@ -1,4 +1,4 @@
-"""Render what the caller heard from capture records (DESIGN.md "Timeline"), in bounded memory.
+"""Render what the caller heard from capture records, in bounded memory.
 
 Input is the journal's view of a call: ``AudioRecord``/``FrameRecord`` in arrival order (plus the
 ``CloseRecord`` if the call ended cleanly). They are replayed into a fresh ``CaptureSession``,

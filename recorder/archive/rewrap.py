@@ -1,6 +1,6 @@
 """Move archives to the current keys after a rotation, without re-encrypting audio.
 
-DESIGN.md "Encryption and integrity": rotation re-wraps the file key (a header rewrite). For
+Rotation re-wraps the file key (a header rewrite). For
 each ``.age`` file of a tier whose manifest entry is not wrapped to exactly the tier's active
 recipients, the header is rebuilt with ``age.rewrap`` (unwrapped with any available identity,
 active or retired) and the payload bytes are kept verbatim; the changed files are published

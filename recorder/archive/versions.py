@@ -1,6 +1,6 @@
 """New manifest versions: derivatives (redacted audio, transcripts) and key rewraps.
 
-A manifest is never edited (DESIGN.md "Encryption and integrity"): ``publish_version`` writes
+A manifest is never edited: ``publish_version`` writes
 ``manifest-000N.json`` = the latest manifest with some files added or replaced, the SHA-256 of
 the previous manifest, a new signature; then, in one transaction, moves the recordings row to
 it and appends its ledger entry. Files given here are already encrypted (``SealedFile``).

@@ -1,6 +1,6 @@
 """``recorder verify``: prove, with public keys only, that no recording was altered or removed.
 
-Three sources must agree (DESIGN.md "Encryption and integrity"):
+Three sources must agree:
 
 * the archive tree: every manifest version is signed (Ed25519) by a known key, names its own
   session and version, and chains to the previous version by SHA-256; a version drops a file

@@ -9,7 +9,7 @@ into a fresh ``CaptureSession`` rebuilds the same state (see ``session.replay``)
 summary's types live in ``recorder.call``, below the database, and are re-exported here.
 
 Positions are on the master clock: archive samples since the session was accepted
-(DESIGN.md "Timeline"). Reprs never show PCM, verbatim frames, tool arguments or outputs.
+. Reprs never show PCM, verbatim frames, tool arguments or outputs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The whole state of one call, fed frame by frame (DESIGN.md "Data flow", STYLE.md rule 2).
+"""The whole state of one call, fed frame by frame (the core returns what to do; the shell does it).
 
 ``CaptureSession.observe(direction, message, arrival_ns)`` parses one frame as it crossed the
 proxy and returns the records the journal must keep; ``summary()`` and ``timeline()`` are pure

@@ -1,4 +1,4 @@
-"""Where each audio frame lands on the archive timeline (DESIGN.md "Timeline", reference §14.2).
+"""Where each audio frame lands on the archive timeline (reference §14.2).
 
 Invariants (checked by tests/unit/capture/test_laws.py):
 

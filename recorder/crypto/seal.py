@@ -1,4 +1,4 @@
-"""Per-session record sealing for the journal (DESIGN.md "Journal"): ChaCha20-Poly1305.
+"""Per-session record sealing for the journal: ChaCha20-Poly1305.
 
 Every journal record is sealed under one random 32-byte *session key*. The key itself reaches
 disk only wrapped to the archive recipients as an age v1 file (``wrap``/``unwrap``), so a proxy

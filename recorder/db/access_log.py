@@ -1,4 +1,4 @@
-"""The access log: who opened which recording, when and why, hash-chained (DESIGN.md "Database").
+"""The access log: who opened which recording, when and why, hash-chained.
 
 Every access to recorded content (``export_original``, later ``export`` and ``show``) appends one
 entry, chained like the ledger (``recorder.db.ledger``)::

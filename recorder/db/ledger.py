@@ -1,4 +1,4 @@
-"""The ledger: a hash chain over every manifest version ever written (DESIGN.md "Database").
+"""The ledger: a hash chain over every manifest version ever written.
 
 Each entry pins one manifest (session id, version, SHA-256) and chains to the entry before it::
 

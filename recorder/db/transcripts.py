@@ -1,6 +1,6 @@
 """Redacted transcripts in the database: write once, read back, search.
 
-Only redacted text is ever handed to this module (DESIGN.md "Database": transcripts and their
+Only redacted text is ever handed to this module (transcripts and their
 words hold redacted text only; redaction spans hold type and times, never the value).
 ``write_transcript`` adds the transcript, its words, turns and spans in the caller's
 transaction, or nothing when a transcript is already there, so a rerun never duplicates.

@@ -1,4 +1,4 @@
-"""Crash-safe, encrypted, append-only journal of one call (DESIGN.md "Journal").
+"""Crash-safe, encrypted, append-only journal of one call.
 
 The relay hands every forwarded frame, raw, to a ``JournalWriter`` (never blocking, never
 parsing); finalization and ``recorder recover`` read them back lazily with ``JournalReader``

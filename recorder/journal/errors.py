@@ -1,4 +1,4 @@
-"""Journal errors (DESIGN.md "Journal"); they extend the tree of ``recorder/errors.py``::
+"""Journal errors; they extend the tree of ``recorder/errors.py``::
 
     RecorderError
     └── JournalError(path, reason)              a journal cannot be created, written or read

@@ -1,7 +1,7 @@
 """Journal segment format: header, record framing, record (de)serialization. Pure: bytes in/out.
 
-A journal is a directory of segments ``seg-000001.rj``, ``seg-000002.rj``, ... (DESIGN.md
-"Journal"; issue4-design.md "Journal"). One segment::
+A journal is a directory of segments ``seg-000001.rj``, ``seg-000002.rj``, ....
+One segment::
 
     header   b"RECJRNL" version(u8=2) | segment (u32) | len (u16) session id (UTF-8)
              | len (u16) key ids (ASCII, comma separated) | len (u32) wrapped session key

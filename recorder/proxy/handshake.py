@@ -1,6 +1,6 @@
 """Pure handshake decisions: which headers go upstream, the upstream URL, call metadata.
 
-DESIGN.md "Transparency contract": the client connects exactly as it would to Hydra; the
+The transparency contract: the client connects exactly as it would to Hydra; the
 recorder's own `X-Recorder-*` headers are read as metadata and never forwarded.
 """
 

@@ -83,7 +83,7 @@ MSG_500 = "Internal server error"
 
 @dataclass(frozen=True, slots=True)
 class PulseSimConfig:
-    """How the stand-in behaves (issue6-design.md §B).
+    """How the stand-in behaves.
 
     `api_keys` None accepts any non-empty bearer. `rpm_limit` 0 turns the per-minute limit off.
     Fault rates are probabilities per request that reaches the fault draw, taken in the order
@@ -112,7 +112,7 @@ class PulseSimConfig:
 
 
 class DecodedWordLike(Protocol):
-    """What `recorder.simulate.wordcode.decode` returns per word (issue6-design.md §A)."""
+    """What `recorder.simulate.wordcode.decode` returns per word."""
 
     @property
     def text(self) -> str: ...

@@ -1,1 +1,1 @@
-"""The nightly transcription job (DESIGN.md "Transcription"): jobs, merge, per-recording work."""
+"""The nightly transcription job: jobs, merge, per-recording work."""

@@ -1,6 +1,6 @@
 """Transcribe one recording: decrypt, Pulse per channel, merge, redact, store, publish.
 
-Steps (issue 6 item 3; DESIGN.md "Transcription", "Redaction"):
+Steps :
 
 1. ``load``: if the transcript rows exist (an earlier run stored them and died), use them and
    make no Pulse request; else decrypt ``recording.flac.age`` with the archive identities.

@@ -1,6 +1,6 @@
 """The jobs table: which recordings still need a transcript, and who is working on which.
 
-Invariants (DESIGN.md "Transcription"; issue 6 item 3):
+Invariants :
 
 * every finalized recording gets exactly one job row (``enqueue``; insert-if-absent, so
   concurrent enqueuers never collide);

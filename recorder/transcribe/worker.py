@@ -3,7 +3,7 @@
 One asyncio ``TaskGroup`` owns ``concurrency`` job tasks and one heartbeat task that renews the
 leases of the jobs in flight (and, on SQLite, the one-worker lock). Every task shares one Pulse
 client, so its rate limiter bounds the whole process (reference/pulse-stt.md §9). Failures are
-classified where they are caught (issue 6 item 3; §12.3):
+classified where they are caught (reference §12.3):
 
 * ``PulseAuthError`` (401/403) and configuration errors (e.g. no archive identity here): the
   job is given back untouched and the run stops (``RunSummary.fatal``);

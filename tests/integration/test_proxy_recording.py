@@ -1,4 +1,4 @@
-"""Issue 4 through the real proxy: what the caller heard, encrypted, crash-safe, verifiable."""
+"""Recording through the real proxy: what the caller heard, encrypted, crash-safe, verifiable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The transparency contract (DESIGN.md): real sockets through the real proxy."""
+"""The transparency contract: real sockets through the real proxy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 6 end to end, offline: a call through the proxy in which the caller says a card number
+"""Transcription end to end, offline: a call through the proxy in which the caller says a card number
 and the agent repeats its last four digits, transcribed through the Pulse stand-in."""
 
 from __future__ import annotations

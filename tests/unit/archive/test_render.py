@@ -1,4 +1,4 @@
-"""The rendered recording is what the playout model says the caller heard (DESIGN.md "Timeline")."""
+"""The rendered recording is what the playout model says the caller heard."""
 
 from __future__ import annotations
 

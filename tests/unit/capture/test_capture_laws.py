@@ -1,4 +1,4 @@
-"""Laws of the capture core over random frame scripts (STYLE.md "Hypothesis for laws").
+"""Laws of the capture core over random frame scripts .
 
 Every caller sample lands exactly once; agent samples on the heard track plus the unplayed
 track equal every delta received; placements only move forward and never overlap per channel;

@@ -1,4 +1,4 @@
-"""Scripted frame sequences for the rules of DESIGN.md "Timeline" and the session bookkeeping."""
+"""Scripted frame sequences for the timeline rules (what the caller heard) and the session bookkeeping."""
 
 from __future__ import annotations
 
