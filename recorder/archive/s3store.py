@@ -269,10 +269,7 @@ class S3ArchiveStore(ArchiveStore):
         signature: bytes,
         files: Mapping[str, bytes] | None = None,
     ) -> Path:
-        existing = self.manifest_versions(archive_dir)
-        expected = (existing[-1] if existing else 0) + 1
-        if version != expected:
-            raise ValueError(f"next manifest of {archive_dir} is {expected}, not {version}")
+        self._check_next_version(archive_dir, version)
         prefix = self._dir_key(archive_dir)
         for name, data in (files or {}).items():
             self._put(prefix + _check_file_name(name), data)

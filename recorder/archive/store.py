@@ -220,10 +220,7 @@ class ArchiveStore:
         crash in between leaves files the latest manifest does not match, which ``verify``
         reports and a retry of the same operation repairs.
         """
-        existing = self.manifest_versions(archive_dir)
-        expected = (existing[-1] if existing else 0) + 1
-        if version != expected:
-            raise ValueError(f"next manifest of {archive_dir} is {expected}, not {version}")
+        self._check_next_version(archive_dir, version)
         for name, data in (files or {}).items():
             _replace_durable(archive_dir / _check_file_name(name), data)
         name = manifest_name(version)
@@ -232,6 +229,13 @@ class ArchiveStore:
         fsync_dir(archive_dir)
         logger.info("archive %s: manifest version %d added", self.relative(archive_dir), version)
         return archive_dir / name
+
+    def _check_next_version(self, archive_dir: Path, version: int) -> None:
+        """Versions are added one at a time, in order: ``version`` must follow the latest."""
+        existing = self.manifest_versions(archive_dir)
+        expected = (existing[-1] if existing else 0) + 1
+        if version != expected:
+            raise ValueError(f"next manifest of {archive_dir} is {expected}, not {version}")
 
     # --- reading -------------------------------------------------------------------------------
 
