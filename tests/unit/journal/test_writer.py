@@ -22,7 +22,9 @@ from recorder.journal import (
     list_journals,
     read_journal,
 )
+from recorder.durable import syncfs
 from recorder.journal.reader import segment_files
+from recorder.journal.writer import _sync_together
 from tests.unit.journal.helpers import (
     IDENTITY,
     META,
@@ -79,13 +81,15 @@ def test_records_reach_the_file_within_the_flush_interval(tmp_path: Path, interv
 
 def test_fsync_policies(tmp_path: Path) -> None:
     for policy in FSYNC_POLICIES:
-        w = writer(tmp_path / policy, fsync=policy, flush_interval_s=5.0).open()
+        w = writer(tmp_path / policy, fsync=policy, flush_interval_s=1.0).open()
+        # ticks fall on multiples of the interval: start just after one, a whole interval ahead
+        wait_until(lambda: w._deadline - time.monotonic() > 0.7, 1.5)
         w.append([audio(0, bytes(640))])
         if policy == "always":  # wakes the thread at once instead of waiting for the tick
             wait_until(lambda: visible(w) == 1, 1.0)
         else:
             time.sleep(0.2)
-            assert visible(w) == 0  # batched until the next tick (5 s away) or close
+            assert visible(w) == 0  # batched until the next tick (0.7 s away or more) or close
         w.close()
         assert read_journal(w.session_dir, session_key=w.session_key).complete
     with pytest.raises(JournalError, match="fsync policy"):
@@ -242,6 +246,28 @@ def test_one_thread_writes_every_journal(tmp_path: Path) -> None:
     for w in writers:
         w.close()
     assert all(read_journal(w.session_dir, session_key=w.session_key).complete for w in writers)
+
+
+def test_journals_share_their_ticks_and_one_file_system_sync(tmp_path: Path) -> None:
+    """Journals opened at different moments fall due at the same instants (one wake-up of the
+    writer per tick), and a tick's journals are made durable by one ``syncfs``."""
+    first = writer(tmp_path / "spool", "s_a", flush_interval_s=0.25, fsync="interval").open()
+    time.sleep(0.1)
+    second = writer(tmp_path / "spool", "s_b", flush_interval_s=0.25, fsync="interval").open()
+    try:
+        for w in (first, second):  # on the same grid, whenever each was opened
+            assert (w._deadline / 0.25).is_integer()
+        assert abs(first._deadline - second._deadline) in (0.0, 0.25)
+        assert _sync_together([first, second]) is True  # Linux: one syncfs for both
+        assert _sync_together([first]) is False  # one journal: its own fsync
+    finally:
+        first.close()
+        second.close()
+    for w in (first, second):
+        assert read_journal(w.session_dir, session_key=w.session_key).complete
+    assert _sync_together([first, second]) is False  # closed journals need no sync
+    with pytest.raises(OSError):
+        syncfs(-1)
 
 
 def test_abandon_leaves_what_a_crash_leaves(tmp_path: Path) -> None:
