@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 RECOVER = "recover"
 PROCESS_NAME = "rec-archiver"
+NICENESS = 10  # added to the proxy's: the scheduler gives the forwarding loop the cores first
 FIRST_RETRY_S = 0.5
 LAST_RETRY_S = 60.0
 
@@ -240,6 +242,10 @@ def serve(settings: Settings, conn: Connection) -> None:
     try:  # so that `ps`, `top` and the benchmark tell it from the proxy
         Path("/proc/self/comm").write_text(PROCESS_NAME)
     except OSError:
+        pass
+    try:  # a call's archive can wait a second; its caller's audio cannot: forwarding goes first
+        os.nice(NICENESS)
+    except (AttributeError, OSError):
         pass
     inbox: queue.Queue[object] = queue.Queue()
     threading.Thread(target=_inbox, args=(conn, inbox), name="archiver-inbox", daemon=True).start()

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, make_url, text
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from recorder.archive.archiver import NICENESS
 from recorder.proxy.recording import Recorder
 from recorder.proxy.server import ProxyServer
 from recorder.proxy.startup import prepare_recorder
@@ -43,6 +44,10 @@ async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s}s: {what}")
         await asyncio.sleep(0.05)
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def _rows(database_url: str, sql: str) -> list[tuple[object, ...]]:
@@ -220,15 +225,21 @@ def test_an_archiver_killed_mid_job_is_restarted_and_loses_nothing(home: Path, d
                 await _until(lambda: archiver.stats.retries >= 1, 30, "a failed finalization")
                 first = archiver.pid
                 assert first is not None
+                niceness.append(_niceness(first))
                 os.kill(first, signal.SIGKILL)
                 await _until(lambda: archiver.stats.restarts == 1 and archiver.pid != first, 30,
                              "a new archiver")
                 blocker.unlink()
                 await _until(lambda: archiver.pending == 0, 60, "the call is archived")
+                assert archiver.pid is not None
+                niceness.append(_niceness(archiver.pid))
                 return archiver.stats.done, first, archiver.pid
 
+    niceness: list[int] = []
     done, first, second = asyncio.run(main())
     assert done == 1 and first != second
+    # every archiver yields the cores to the forwarding loop, a restarted one too
+    assert niceness == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)] * 2
     archive = open_only_archive(home)
     assert archive.manifest["state"] == "complete", archive.manifest["reason"]
     caller = [e for e in archive.events if e.get("kind") == "audio" and e["channel"] == "caller"]
