@@ -66,7 +66,6 @@ logger = logging.getLogger(__name__)
 AgeTier = Literal["archive", "auditor"]
 Tier = Literal["archive", "auditor", "signing"]
 State = Literal["active", "retired", "deleted"]
-AGE_TIERS: tuple[AgeTier, ...] = ("archive", "auditor")
 TIERS: tuple[Tier, ...] = ("archive", "auditor", "signing")
 INDEX_NAME = "keys.json"
 _INDEX_VERSION = 1
