@@ -14,6 +14,10 @@ Rows, for each call length:
 * ``records``: generating the records twice (what the two passes read; the journal reader's
   share in production) -- subtracted from nothing, shown for scale;
 * ``finalize``: ``finalize_call`` end to end (two passes, FLAC, soxr, age, manifest, SQLite rows);
+* ``journal``: what the archiver does with a finished call, ``archive_journal`` end to end: the
+  same call written beforehand (by another process) as the proxy journals it -- raw JSON frames,
+  base64 audio, sealed in segments -- then read, replayed through capture, rendered, encrypted,
+  rows written and the journal deleted;
 * ``flac in memory`` (baseline): the same stereo recording as one in-memory array encoded by
   ``soundfile`` to an in-memory FLAC -- the bare cost of the dominant step, and the memory a
   whole-call render needs.
@@ -24,6 +28,8 @@ Real-time factor = call seconds / CPU seconds of the process (per core).
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
 import datetime as dt
 import functools
 import heapq
@@ -102,6 +108,97 @@ def call_records(minutes: float) -> Iterator[object]:
 # --- the measured jobs (each in a child process) ------------------------------------------------
 
 
+def call_frames(minutes: float) -> Iterator[tuple[object, int, str]]:
+    """The synthetic call as the proxy journals it: (direction, arrival ns, raw JSON text)."""
+    from recorder.capture.records import AudioRecord, CloseRecord, Direction, FrameRecord
+
+    yield Direction.S2C, 0, json.dumps({"type": "session.created", "event_id": "evt_0", "session_id": "hs_bench"})
+    for r in call_records(minutes):
+        if isinstance(r, AudioRecord) and r.direction is Direction.C2S:
+            text = json.dumps({"type": "input_audio_buffer.append", "event_id": f"evt_c{r.seq}",
+                               "audio": base64.b64encode(r.pcm).decode("ascii")})
+        elif isinstance(r, AudioRecord):
+            text = json.dumps({"type": "response.output_audio.delta", "event_id": f"evt_s{r.seq}",
+                               "response_id": r.response_id, "item_id": f"item_{r.response_id}",
+                               "output_index": 0, "content_index": 0,
+                               "delta": base64.b64encode(r.pcm).decode("ascii")})
+        elif isinstance(r, FrameRecord):
+            assert isinstance(r.message, str)
+            text = r.message
+        else:
+            assert isinstance(r, CloseRecord)
+            continue
+        yield r.direction, r.arrival_ns, text
+
+
+def _bench_home(home: Path) -> tuple[object, object, str]:
+    from recorder.crypto.keys import KeyStore
+    from recorder.db.engine import make_engine, upgrade
+
+    keystore = KeyStore(home / "keys")
+    if not (home / "keys").exists():
+        keystore.init()
+    url = f"sqlite:///{home / 'recorder.db'}"
+    upgrade(url)
+    return keystore, make_engine(url), url
+
+
+def job_write_journal(minutes: float, home: Path) -> dict[str, object]:
+    """Set-up for ``journal`` (not measured): the call's journal under ``home/spool``."""
+    from recorder.call import CallMeta
+    from recorder.capture.records import CloseRecord, Direction
+    from recorder.journal import JournalWriter
+
+    keystore, engine, _ = _bench_home(home)
+    meta = CallMeta(id="bench_call", started_at=dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC),
+                    ended_at=None, duration_ms=minutes * 60_000)
+    writer = JournalWriter(home / "spool", meta.id, keystore.recipients("archive"),  # type: ignore[attr-defined]
+                           meta.journal_start("bench"), fsync="never").open()
+    frames = 0
+    for direction, ns, text in call_frames(minutes):
+        writer.append_frame(direction, text, ns)  # type: ignore[arg-type]
+        frames += 1
+        if frames % 2000 == 0:
+            time.sleep(0.01)  # let the writer thread drain its queue
+    end_ns = int(minutes * 60_000) * MS
+    ended = dataclasses.replace(meta, ended_at=meta.started_at + dt.timedelta(minutes=minutes),
+                                close_code=1000, close_reason="bye", close_side="client")
+    failure = writer.close(CloseRecord(end_ns, 1000, "bye", Direction.C2S), ended.journal_end())
+    if failure is not None:
+        raise SystemExit(f"journal not written: {failure}")
+    if writer.lock is not None:
+        writer.lock.release()
+    engine.dispose()  # type: ignore[attr-defined]
+    return {"frames": frames}
+
+
+def job_journal(minutes: float, home: Path) -> dict[str, object]:
+    from recorder.archive.pipeline import archive_journal
+
+    keystore, engine, _ = _bench_home(home)
+    identities = keystore.identities("archive")  # type: ignore[attr-defined]
+    before = _rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], _rss_mb())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.process_time()
+    result = archive_journal(home / "spool" / "bench_call", home=home, keystore=keystore,  # type: ignore[arg-type]
+                             engine=engine, gap_threshold_ms=250.0, identities=identities)  # type: ignore[arg-type]
+    cpu = time.process_time() - t0
+    done.set()
+    sampler.join()
+    size = sum(p.stat().st_size for p in result.path.iterdir())
+    engine.dispose()  # type: ignore[attr-defined]
+    return {"duration_s": result.duration_ms / 1000, "archive_mb": size / 1e6, "finalize_cpu_s": cpu,
+            "rss_before_mb": before, "rss_during_mb": peak[0]}
+
+
 def job_records(minutes: float) -> dict[str, object]:
     n = sum(1 for _ in call_records(minutes)) + sum(1 for _ in call_records(minutes))
     return {"records": n // 2}
@@ -171,12 +268,14 @@ def job_flac(minutes: float) -> dict[str, object]:
 
 
 JOBS = {"records": job_records, "finalize": job_finalize, "flac": job_flac}
+HOME_JOBS = {"write-journal": job_write_journal, "journal": job_journal}  # given a data directory
 
 
-def measure(job: str, minutes: float) -> dict[str, object]:
+def measure(job: str, minutes: float, home: Path | None = None) -> dict[str, object]:
     """Run one job in a child process: its output plus its own peak RSS and CPU seconds."""
     wall = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", job, "--minutes", str(minutes)],
+    where = [] if home is None else ["--home", str(home)]
+    child = subprocess.Popen([sys.executable, __file__, "--child", job, "--minutes", str(minutes), *where],
                              stdout=subprocess.PIPE)
     assert child.stdout is not None
     out = child.stdout.read()
@@ -194,10 +293,20 @@ def main(minutes: list[float]) -> None:
     print("|---|---|---|---|---|---|")
     for m in minutes:
         call_s = m * 60
-        for job in ("records", "finalize", "flac"):
-            r = measure(job, m)
+        for job in ("records", "finalize", "journal", "flac"):
+            if job == "journal":
+                with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
+                    measure("write-journal", m, Path(tmp))
+                    r = measure(job, m, Path(tmp))
+            else:
+                r = measure(job, m)
             cpu = float(r["cpu_s"])  # type: ignore[arg-type]
-            if job == "finalize":
+            if job == "journal":
+                alone = float(r["finalize_cpu_s"])  # type: ignore[arg-type]
+                notes = (f"archive_journal alone: {alone:.2f} s CPU = {call_s / alone:.0f}x real time, "
+                         f"RSS {r['rss_before_mb']:.0f} MB before it, at most {r['rss_during_mb']:.0f} MB "
+                         f"during it")
+            elif job == "finalize":
                 alone = float(r["finalize_cpu_s"])  # type: ignore[arg-type]
                 notes = (f"finalize_call alone: {alone:.2f} s CPU = {call_s / alone:.0f}x real time, "
                          f"RSS {r['rss_before_mb']:.0f} MB before it, at most {r['rss_during_mb']:.0f} MB "
@@ -214,9 +323,12 @@ def main(minutes: list[float]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 30.0])
-    parser.add_argument("--child", choices=sorted(JOBS))
+    parser.add_argument("--child", choices=sorted([*JOBS, *HOME_JOBS]))
+    parser.add_argument("--home", type=Path)
     args = parser.parse_args()
-    if args.child:
+    if args.child in HOME_JOBS:
+        print(json.dumps(HOME_JOBS[args.child](args.minutes[0], args.home)))
+    elif args.child:
         print(json.dumps(JOBS[args.child](args.minutes[0])))
     else:
         main(args.minutes)

@@ -15,7 +15,9 @@ Order (the journal is deleted only after this returns):
 
 ``records`` is a factory: each call returns a fresh iterator over the same records. A new
 archive takes two passes (two calls), three if one channel runs far ahead of the other (see
-``render``); an archive already in place takes one (its summary).
+``render``); an archive already in place takes one (its summary). Pass 1 needs only the
+length of each frame's audio, so it may read ``plan_records`` instead: the same records whose
+PCM is a stand-in of the same length (the journal's pipeline then skips decoding base64).
 
 Idempotent: an archive already in place with a valid signed manifest and matching files is
 reused (nothing is re-rendered or overwritten; a damaged one raises ``IntegrityError`` and is
@@ -120,6 +122,7 @@ def manifest_summary(call: CallPlan) -> dict[str, Any]:
 def _stage_files(
     staging: ArchiveStaging,
     records: Records,
+    plan_records: Records,
     meta: CallMeta,
     recipients: list[age.Recipient],
     rng: Rng,
@@ -127,7 +130,7 @@ def _stage_files(
 ) -> tuple[CallPlan, tuple[FileEntry, ...]]:
     """Render and encrypt every file of the archive into ``staging``; their manifest entries."""
     with staging.create(EVENTS) as f, age.AgeWriter(f, recipients, rng=rng) as events:
-        call = plan(records(), events=events.write, **settings)
+        call = plan(plan_records(), events=events.write, **settings)
     rate = call.archive_rate
     with contextlib.ExitStack() as stack:
 
@@ -162,6 +165,7 @@ def finalize_call(
     records: Records,
     meta: CallMeta,
     *,
+    plan_records: Records | None = None,
     home: Path,
     keystore: KeyStore,
     engine: Engine,
@@ -181,7 +185,8 @@ def finalize_call(
 
     ``records()`` returns a fresh iterator over them each time; it is called twice for a new
     archive (plan, then audio; three times if one channel runs far ahead of the other) and
-    once when the archive is already in place.
+    once when the archive is already in place. ``plan_records`` (default ``records``) serves
+    pass 1 and the summary of an archive in place: it may hold stand-in PCM of the true lengths.
 
     ``close`` (or a ``CloseRecord`` among ``records``) is the end of the call; without it (a
     crash) audio scheduled after the last frame stays as scheduled. ``state``/``reason`` mark
@@ -203,7 +208,8 @@ def finalize_call(
         try:
             with store.stage(meta.id, meta.started_at) as staging:
                 recipients = keystore.recipients(ARCHIVE_TIER)
-                call, entries = _stage_files(staging, records, meta, recipients, rng, settings)
+                call, entries = _stage_files(staging, records, plan_records or records, meta, recipients, rng,
+                                             settings)
                 summary = call.summary
                 signing_key = keystore.signing_key()
                 manifest = Manifest(
@@ -216,7 +222,7 @@ def finalize_call(
         except ArchiveExists:
             reused = True  # another finalizer won the race: use its archive
     if reused:
-        summary = plan(records(), **settings).summary
+        summary = plan((plan_records or records)(), **settings).summary
     manifest, data = check_archive(store, dest, keystore.verify_keys())
     info = RecordingInfo(
         session_id=meta.id,

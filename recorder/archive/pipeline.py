@@ -50,12 +50,16 @@ Records = Callable[[], Iterator[AudioRecord | FrameRecord | CloseRecord]]
 
 def capture_records(
     reader: JournalReader, close: CloseRecord | None, *, gap_threshold_ms: float,
-    pci_tools: tuple[str, ...] = (),
+    pci_tools: tuple[str, ...] = (), audio_content: bool = True,
 ) -> Records:
-    """A factory of fresh iterators of capture's records, replayed from the journal's frames."""
+    """A factory of fresh iterators of capture's records, replayed from the journal's frames.
+
+    ``audio_content=False``: audio is validated, not decoded; each ``AudioRecord`` holds silence
+    of its true length (enough for the plan, which needs lengths only)."""
 
     def records() -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
-        session = CaptureSession(gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools)
+        session = CaptureSession(gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools,
+                                 audio_content=audio_content)
         for frame in reader.frames():
             for record in session.observe(frame.direction, frame.message, frame.arrival_ns):
                 if isinstance(record, AudioRecord | FrameRecord):
@@ -110,9 +114,12 @@ def archive_journal(
     scan = reader.scan()
     meta = call_facts(scan, ended)
     records = capture_records(reader, scan.close, gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools)
+    lengths = capture_records(reader, scan.close, gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools,
+                              audio_content=False)
     result = finalize_call(
         records,
         meta,
+        plan_records=lengths,
         home=home,
         keystore=keystore,
         engine=engine,

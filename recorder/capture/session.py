@@ -84,7 +84,10 @@ class CaptureSession:
         archive_rate: int = 48000,
         cut_policy: CutPolicy = CutPolicy(),
         pci_tools: Iterable[str] = (),
+        audio_content: bool = True,
     ) -> None:
+        """``audio_content=False``: audio is validated but not decoded, and audio records carry
+        silence of the true length (``hydra.codec.parse``): for a replay that needs lengths only."""
         if not isinstance(archive_rate, int) or archive_rate <= 0:
             raise ConfigError("archive_rate", "CaptureSession", "must be a positive integer (Hz)")
         if not gap_threshold_ms >= 0:
@@ -117,6 +120,7 @@ class CaptureSession:
         self._events: list[TimelineRecord] = []  # gaps, drift, cuts and pauses, in observation order
         self._pci_tools = frozenset(pci_tools)
         self._pause: _Pause | None = None
+        self._audio_content = audio_content
 
     # --- feeding ---------------------------------------------------------------------------------
 
@@ -128,7 +132,8 @@ class CaptureSession:
     def observe(self, direction: Direction, message: str | bytes, arrival_ns: int) -> list[Record]:
         """Take one frame exactly as forwarded; returns the records to persist for it."""
         direction = Direction(direction)
-        return self._handle(direction, parse(message, direction), message, arrival_ns)
+        event = parse(message, direction, audio_content=self._audio_content)
+        return self._handle(direction, event, message, arrival_ns)
 
     def close(
         self,

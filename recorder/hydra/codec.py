@@ -6,6 +6,11 @@ not an object, a missing ``type``, or audio that is not base64 PCM16 each become
 Fields of the wrong JSON type are read as absent (every server field is optional, §0), so a
 lenient peer never loses the rest of its frame. Reasons never quote the payload.
 
+``parse(..., audio_content=False)`` validates audio exactly as ``parse`` does (same events, same
+``Unparsed`` reasons) but does not decode it: the event's ``pcm`` is silence of the decoded
+length. For a pass that needs the audio's length only (an archive's plan): base64 decoding is
+the dearest step of parsing an audio frame, its validation a fraction of it.
+
 ``encode`` is the inverse for well-formed events (used by the Hydra stand-in and by tests):
 ``parse(encode(e), direction) == e`` for every event ``e`` of that direction.
 """
@@ -118,8 +123,30 @@ def _item(value: Any) -> ConversationItem | None:
     )
 
 
-def decode_audio(value: Any, field_name: str) -> bytes:
-    """Standard base64 → PCM16 bytes (§3); raises AudioDecodeError with a payload-free reason."""
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _b64_length(value: str) -> int | None:
+    """The length ``base64.b64decode(value, validate=True)`` returns, when a cheap check proves
+    it succeeds (ASCII alphabet, length a multiple of 4, at most two '=' at the end); None for
+    anything else, which must be decoded to learn its fate."""
+    if len(value) % 4 or not value.isascii():
+        return None
+    body = value.rstrip("=")
+    if len(value) - len(body) > 2 or body.encode("ascii").translate(None, _B64_ALPHABET):
+        return None
+    return len(body) * 3 // 4
+
+
+def decode_audio(value: Any, field_name: str, *, content: bool = True) -> bytes:
+    """Standard base64 → PCM16 bytes (§3); raises AudioDecodeError with a payload-free reason.
+
+    ``content=False``: the same checks, but silence of the decoded length is returned (see the
+    module docstring); only input the cheap check cannot vouch for is decoded."""
+    if not content and isinstance(value, str) and (n := _b64_length(value)) is not None:
+        if n % BYTES_PER_SAMPLE:
+            raise AudioDecodeError(f"{field_name} is not PCM16: odd byte count {n}")
+        return bytes(n)
     if not isinstance(value, str):
         missing = "missing" if value is None else f"a JSON {type(value).__name__}, not a string"
         raise AudioDecodeError(f"{field_name} is {missing}")
@@ -129,7 +156,7 @@ def decode_audio(value: Any, field_name: str) -> bytes:
         raise AudioDecodeError(f"{field_name} is not valid base64 ({len(value)} chars): {exc}") from exc
     if len(pcm) % BYTES_PER_SAMPLE:
         raise AudioDecodeError(f"{field_name} is not PCM16: odd byte count {len(pcm)}")
-    return pcm
+    return pcm if content else bytes(len(pcm))
 
 
 # --- per-type readers ---------------------------------------------------------------------------
@@ -157,13 +184,13 @@ def _session_configured(o: _Obj) -> SessionConfigured:
     )
 
 
-def _append(o: _Obj) -> InputAudioAppend:
-    return InputAudioAppend(pcm=decode_audio(o.get("audio"), "audio"), event_id=_str(o, "event_id"))
+def _append(o: _Obj, content: bool = True) -> InputAudioAppend:
+    return InputAudioAppend(pcm=decode_audio(o.get("audio"), "audio", content=content), event_id=_str(o, "event_id"))
 
 
-def _delta(o: _Obj) -> OutputAudioDelta:
+def _delta(o: _Obj, content: bool = True) -> OutputAudioDelta:
     return OutputAudioDelta(
-        pcm=decode_audio(o.get("delta"), "delta"),
+        pcm=decode_audio(o.get("delta"), "delta", content=content),
         event_id=_str(o, "event_id"),
         response_id=_str(o, "response_id"),
         item_id=_str(o, "item_id"),
@@ -273,8 +300,19 @@ _SERVER: dict[str, Callable[[_Obj], Event]] = {
 }
 
 
-def parse(message: str | bytes, direction: Direction) -> Event:
-    """One WebSocket message as received → its event. Never raises on peer input (§1 Framing)."""
+# the same readers, audio validated but not decoded (``parse(..., audio_content=False)``)
+_CLIENT_LENGTHS: dict[str, Callable[[_Obj], Event]] = {
+    **_CLIENT, InputAudioAppend.TYPE: lambda o: _append(o, content=False)
+}
+_SERVER_LENGTHS: dict[str, Callable[[_Obj], Event]] = {
+    **_SERVER, OutputAudioDelta.TYPE: lambda o: _delta(o, content=False)
+}
+
+
+def parse(message: str | bytes, direction: Direction, *, audio_content: bool = True) -> Event:
+    """One WebSocket message as received → its event. Never raises on peer input (§1 Framing).
+
+    ``audio_content=False``: audio is validated, not decoded (see the module docstring)."""
     if isinstance(message, (bytes, bytearray, memoryview)):
         return Unparsed(len(message), "binary frame (Hydra uses JSON text frames only)")
     raw_len = len(message)
@@ -291,7 +329,10 @@ def parse(message: str | bytes, direction: Direction) -> Event:
     if not isinstance(kind, str):
         what = "missing" if kind is None else f"a JSON {type(kind).__name__}"
         return Unparsed(raw_len, f"'type' is {what}, not a string", event_id=event_id)
-    reader = (_CLIENT if direction is Direction.C2S else _SERVER).get(kind)
+    if audio_content:
+        reader = (_CLIENT if direction is Direction.C2S else _SERVER).get(kind)
+    else:
+        reader = (_CLIENT_LENGTHS if direction is Direction.C2S else _SERVER_LENGTHS).get(kind)
     if reader is None:
         return Unknown(kind, event_id)
     try:

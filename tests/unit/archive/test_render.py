@@ -8,8 +8,20 @@ import json
 import numpy as np
 import pytest
 import soxr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from recorder.archive.render import RenderError, decode_flac, encode_flac, plan, render, render_audio
+from recorder.archive.render import (
+    RenderError,
+    _event_bytes,
+    _event_line,
+    canonical_json,
+    decode_flac,
+    encode_flac,
+    plan,
+    render,
+    render_audio,
+)
 from recorder.capture.records import AudioRecord, Direction, FrameRecord
 from tests.unit.archive.calls import CUT_AT, R1_START, R2_START, build_call, int16
 
@@ -146,3 +158,37 @@ def test_records_that_contradict_the_plan_are_refused(call) -> None:  # type: ig
 def test_repr_shows_no_audio(rendered) -> None:  # type: ignore[no-untyped-def]
     text = repr(rendered)
     assert "samples=" in text and "array" not in text and len(text) < 200
+
+
+# --- the event log's audio lines, written without building a dict --------------------------------
+
+_strs = st.none() | st.text(max_size=8) | st.sampled_from(['"', "\\", "\n", "\x00", "é", "\u2028", "🎙", "\ud800"])
+_ints = st.integers(0, 2**40) | st.integers(-5, 5) | st.integers(2**63, 2**70)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seq=_ints, direction=st.sampled_from(list(Direction)), arrival_ns=_ints | st.integers(-(2**70), 2**70),
+       pcm=st.binary(max_size=7), rate=_ints, start=_ints, length=_ints, event_id=_strs, response_id=_strs,
+       item_id=_strs, before=st.booleans(), discarded=st.booleans())
+def test_an_audio_line_is_the_canonical_json_of_its_event(
+    seq: int, direction: Direction, arrival_ns: int, pcm: bytes, rate: int, start: int, length: int,
+    event_id: str | None, response_id: str | None, item_id: str | None, before: bool, discarded: bool,
+) -> None:
+    r = AudioRecord(seq, direction, arrival_ns, pcm, rate, start, length, event_id=event_id,
+                    response_id=response_id, item_id=item_id, before_configured=before, discarded=discarded)
+    try:
+        expected: bytes | type[Exception] = canonical_json(_event_line(seq, r)) + b"\n"
+    except (UnicodeEncodeError, OverflowError) as exc:  # a lone surrogate; an arrival past float range
+        expected = type(exc)
+    if isinstance(expected, bytes):
+        assert _event_bytes(seq, r) == expected
+    else:
+        with pytest.raises(expected):
+            _event_bytes(seq, r)
+
+
+def test_a_frame_or_an_odd_audio_record_takes_the_general_path() -> None:
+    frame = FrameRecord(3, Direction.C2S, 5, '{"type":"x"}', "x")
+    odd = AudioRecord(4, Direction.C2S, 5, b"\0\0", 16000, 1.5, 3, before_configured=1)  # type: ignore[arg-type]
+    for r in (frame, odd):
+        assert _event_bytes(7, r) == canonical_json(_event_line(7, r)) + b"\n"

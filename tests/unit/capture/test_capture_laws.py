@@ -8,6 +8,7 @@ replaying the records rebuilds the same state.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,10 +60,11 @@ def b64_pcm(n: int, seed: int) -> str:
     return base64.b64encode(bytes((seed + i) % 256 for i in range(2 * n))).decode()
 
 
-def run(script: list[Step], rate: int, policy: CutPolicy, gap_ms: float, close: bool
-        ) -> tuple[CaptureSession, list[Record], dict[int, int], int]:
+def run(script: list[Step], rate: int, policy: CutPolicy, gap_ms: float, close: bool, *,
+        audio_content: bool = True) -> tuple[CaptureSession, list[Record], dict[int, int], int]:
     """Feed the script; returns (session, records, delta samples by seq, caller samples sent)."""
-    session = CaptureSession(gap_threshold_ms=gap_ms, archive_rate=rate, cut_policy=policy)
+    session = CaptureSession(gap_threshold_ms=gap_ms, archive_rate=rate, cut_policy=policy,
+                             audio_content=audio_content)
     records: list[Record] = []
     t = 0.0
     responses = ["r0"]
@@ -97,6 +99,10 @@ def run(script: list[Step], rate: int, policy: CutPolicy, gap_ms: float, close: 
                 feed(S2C, json.dumps({"type": "session.configured", "session": {}}))
             case "garbage":
                 feed(C2S if step.n else S2C, b"\x00binary" if step.n else "{not json")
+            case "bad-audio":  # base64 that is wrong, or right but odd, or escaped in the JSON
+                audio = ["QUI", "QU=I", "QUJD", "QUJD=", "QUJDRA===", "QUJ-", "\\u0041AAA", "AAAA\\n"][step.n % 8]
+                kind, field = [("input_audio_buffer.append", "audio"), ("response.output_audio.delta", "delta")][step.pick % 2]
+                feed(C2S if field == "audio" else S2C, '{"type":"%s","%s":"%s"}' % (kind, field, audio))
     if close:
         records.extend(session.close(round(max(t, 0) * MS) + 1))
     return session, records, sent_deltas, caller_sent
@@ -208,3 +214,19 @@ def test_replaying_the_records_rebuilds_the_same_state(
     again = replay(records, archive_rate=rate, cut_policy=policy)
     assert again.summary() == session.summary()
     assert again.timeline() == session.timeline()
+
+
+bad_audio = st.builds(Step, st.just("bad-audio"), gaps_ms, st.integers(0, 7), st.integers(0, 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(script=st.lists(steps | bad_audio, max_size=50), rate=rates, policy=policies, close=st.booleans())
+def test_audio_validated_not_decoded_gives_the_same_records_with_silence_of_the_same_length(
+    script: list[Step], rate: int, policy: CutPolicy, close: bool
+) -> None:
+    decoded, records, _, _ = run(script, rate, policy, 250.0, close)
+    checked, lengths, _, _ = run(script, rate, policy, 250.0, close, audio_content=False)
+    assert lengths == [dataclasses.replace(r, pcm=bytes(len(r.pcm))) if isinstance(r, AudioRecord) else r
+                       for r in records]
+    assert checked.summary() == decoded.summary()
+    assert checked.timeline() == decoded.timeline()

@@ -251,3 +251,54 @@ def test_encode_refuses_values_that_are_not_events() -> None:
         encode(ev.Unparsed(3, "x"))
     with pytest.raises(TypeError):
         encode(ev.Unknown("x"))
+
+
+# --- audio validated, not decoded (``audio_content=False``) --------------------------------------
+
+_B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# base64-looking text, often wrong: padding anywhere, odd lengths, characters just outside the
+# alphabet (URL-safe, whitespace, non-ASCII), escapes the JSON decoder turns into alphabet
+b64ish = (
+    st.binary(max_size=48).map(lambda b: base64.b64encode(b).decode())
+    | st.text(alphabet=_B64_CHARS + "=-_ \n\té\\", max_size=40)
+    | st.builds(lambda b, cut, junk: base64.b64encode(b).decode()[:cut] + junk,
+                st.binary(max_size=24), st.integers(0, 40), st.sampled_from(["", "=", "==", "===", "A=", " ", "é"]))
+)
+
+
+def _audio_frame(kind: str, value: object, escaped: bool) -> str:
+    field = "audio" if kind == ev.InputAudioAppend.TYPE else "delta"
+    text = json.dumps({"type": kind, "event_id": "e1", "response_id": "r1", field: value})
+    return text.replace("A", "\\u0041") if escaped else text
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=b64ish | st.none() | st.integers() | st.lists(st.integers(), max_size=2),
+       kind=st.sampled_from([ev.InputAudioAppend.TYPE, ev.OutputAudioDelta.TYPE]), escaped=st.booleans())
+def test_audio_validated_without_decoding_gives_the_same_event_with_silence_of_the_same_length(
+    value: object, kind: str, escaped: bool
+) -> None:
+    direction = C2S if kind == ev.InputAudioAppend.TYPE else S2C
+    message = _audio_frame(kind, value, escaped)
+    decoded = parse(message, direction)
+    checked = parse(message, direction, audio_content=False)
+    if isinstance(decoded, (ev.InputAudioAppend, ev.OutputAudioDelta)):
+        assert type(checked) is type(decoded)
+        assert checked == type(decoded)(**{**{f.name: getattr(decoded, f.name) for f in fields(decoded)},
+                                           "pcm": bytes(len(decoded.pcm))})
+    else:
+        assert checked == decoded  # the very same Unparsed reason
+
+
+def test_audio_validated_without_decoding_rejects_what_decoding_rejects() -> None:
+    for value, reason in [("QUI", "not valid base64"), ("QU=I", "not valid base64"), ("QUJD", "odd byte count 3"),
+                          ("QUJD=", "odd byte count 3"), ("QUJ-", "not valid base64"), ("QUJDRA==", None), ("", None),
+                          ("QUJDRA===", "not valid base64")]:
+        checked = parse(_audio_frame(ev.InputAudioAppend.TYPE, value, False), C2S, audio_content=False)
+        decoded = parse(_audio_frame(ev.InputAudioAppend.TYPE, value, False), C2S)
+        if reason:
+            assert isinstance(checked, ev.Unparsed) and reason in checked.reason
+            assert checked == decoded
+        else:
+            assert isinstance(decoded, ev.InputAudioAppend)
+            assert checked == ev.InputAudioAppend(bytes(len(decoded.pcm)), "e1")
