@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ class ScriptedUpstream:
     close_code: int | None = None
     close_reason: str | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    answered_at: float | None = None  # time.monotonic() when it answered the last handshake
 
 
 Behaviour = Callable[[ServerConnection, ScriptedUpstream], Awaitable[None]]
@@ -47,11 +49,14 @@ async def scripted_upstream(
     behaviour: Behaviour = receive_all,
     refuse: tuple[int, bytes] | None = None,
     ssl_context: object = None,
+    answer_after_s: float = 0.0,
 ) -> AsyncIterator[ScriptedUpstream]:
     state = ScriptedUpstream()
 
-    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
         state.requests.append(SeenRequest(request.path, list(request.headers.raw_items())))
+        await asyncio.sleep(answer_after_s)  # a far-away Hydra
+        state.answered_at = time.monotonic()
         if refuse is not None:
             return connection.respond(refuse[0], refuse[1].decode())
         return None

@@ -247,6 +247,33 @@ def test_an_archiver_killed_mid_job_is_restarted_and_loses_nothing(home: Path, d
     assert not list((home / "spool").iterdir())
 
 
+def test_the_journal_opens_while_hydra_answers(home: Path, database_url: str) -> None:
+    """A far-away Hydra takes its time to accept; the call's journal (key, header, fsyncs) is
+    ready by then rather than being opened after it, in front of the call's first frames."""
+    spool = home / "spool"
+
+    def journals() -> list[Path]:
+        return [p for p in spool.iterdir() if not p.name.startswith(".")] if spool.exists() else []
+
+    async def main() -> tuple[float, float | None, int]:
+        async with scripted_upstream(answer_after_s=1.0) as upstream:
+            async with running_proxy(proxy_settings(home, database_url, upstream.url)) as proxy:
+                async def first_journal() -> float:
+                    while not journals():
+                        await asyncio.sleep(0.005)
+                    return time.monotonic()
+
+                seen = asyncio.create_task(first_journal())
+                async with connect(_url(proxy.port)) as client:
+                    await client.send(CONFIGURE)
+                await _until(lambda: proxy.archiver.stats.done == 1, 30, "the call is archived")
+                return await seen, upstream.answered_at, proxy.archiver.stats.done
+
+    seen, answered, done = asyncio.run(main())
+    assert answered is not None and seen < answered
+    assert done == 1 and journals() == []
+
+
 def test_a_call_hydra_refuses_leaves_no_journal(home: Path, database_url: str) -> None:
     async def main() -> tuple[int, int]:
         async with scripted_upstream(refuse=(401, b"bad key")) as upstream:
