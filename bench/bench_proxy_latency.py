@@ -296,10 +296,20 @@ def is_archiver(pid: int) -> bool:
         return False
 
 
+def main_thread_cpu_s(pid: int) -> float:
+    """CPU of the process's main thread alone (its event loop, for the relay and the proxy)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 @dataclass
 class Usage:
     forwarding_cpu: float
     total_cpu: float
+    main_cpu: float  # the forwarding processes' main threads (the rest: journal threads, thread pool)
     forwarding_hwm_mb: float
     archiver_hwm_mb: float
 
@@ -311,6 +321,7 @@ def usage(root: int) -> Usage:
     return Usage(
         forwarding_cpu=sum(cpu_s(p) for p in forwarding),
         total_cpu=sum(cpu_s(p) for p in pids),
+        main_cpu=sum(main_thread_cpu_s(p) for p in forwarding),
         forwarding_hwm_mb=sum(status_kb(p, "VmHWM") for p in forwarding) / 1024,
         archiver_hwm_mb=max([status_kb(p, "VmHWM") for p in archivers] or [0]) / 1024,
     )
@@ -350,6 +361,7 @@ class Result:
     p50: dict[str, float]
     p99: dict[str, float]
     cpu_fwd: float = 0.0  # s per session-minute
+    cpu_main: float = 0.0  # ... of the forwarding processes' main threads
     cpu_total: float = 0.0
     rss_mb: float = 0.0
     damage: tuple[int, int, int] = (0, 0, 0)
@@ -396,6 +408,7 @@ async def run_target(target: str, upstream: str, calls: int, workers: int, secon
             await asyncio.to_thread(stop, process)
     minutes = calls * seconds / 60
     result.cpu_fwd = (used.forwarding_cpu - before.forwarding_cpu) / minutes
+    result.cpu_main = (used.main_cpu - before.main_cpu) / minutes
     result.cpu_total = (used.total_cpu - before.total_cpu) / minutes
     result.rss_mb = used.forwarding_hwm_mb
     return result
@@ -447,6 +460,17 @@ async def latency_table(upstream: str, plan: list[tuple[int, int]], seconds: flo
         print(f"|  | recorder ÷ relay | | {ratios} | "
               f"×{median(rec, lambda r: r.cpu_fwd) / median(rel, lambda r: r.cpu_fwd):.2f} / "
               f"×{median(rec, lambda r: r.cpu_total) / median(rel, lambda r: r.cpu_fwd):.2f} | | |")
+    print("\nWhere the CPU goes, s per session-minute (medians): the relay's process; the recorder's "
+          "event loop (main thread), its other threads (journal writer, fsync, thread pool), archiver")
+    print("| calls | relay | recorder event loop | other threads | archiver | total ÷ relay |")
+    print("|---|---|---|---|---|---|")
+    for calls, _workers in plan:
+        rec, rel = runs[(calls, "recorder")], runs[(calls, "relay")]
+        relay_cpu, main = median(rel, lambda r: r.cpu_fwd), median(rec, lambda r: r.cpu_main)
+        fwd, total = median(rec, lambda r: r.cpu_fwd), median(rec, lambda r: r.cpu_total)
+        print(f"| {calls} | {relay_cpu:.3f} | {main:.3f} (×{main / relay_cpu:.2f}) | {fwd - main:.3f} "
+              f"(×{(fwd - main) / relay_cpu:.2f}) | {total - fwd:.3f} (×{(total - fwd) / relay_cpu:.2f}) "
+              f"| ×{total / relay_cpu:.2f} |", flush=True)
 
 
 async def long_call(upstream: str, minutes: float, load: Load, speed: float = 10.0) -> None:
