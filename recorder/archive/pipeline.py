@@ -10,7 +10,7 @@ fresh ``CaptureSession``, as many times as finalization iterates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from recorder.archive.finalize import ArchiveResult, finalize_call
 from recorder.archive.store import ArchiveStore
 from recorder.call import CallMeta, CallSummary
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
-from recorder.capture.session import CaptureSession
+from recorder.capture.session import Captured, CaptureSettings
 from recorder.crypto.age import Identity
 from recorder.crypto.keys import KeyStore
 from recorder.journal import (
@@ -45,27 +45,24 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Records = Callable[[], Iterator[AudioRecord | FrameRecord | CloseRecord]]
+Records = Callable[[], Iterable[AudioRecord | FrameRecord | CloseRecord]]
 
 
 def capture_records(
     reader: JournalReader, close: CloseRecord | None, *, gap_threshold_ms: float,
     pci_tools: tuple[str, ...] = (), audio_content: bool = True,
 ) -> Records:
-    """A factory of fresh iterators of capture's records, replayed from the journal's frames.
+    """A factory of capture's records, replayed from the journal's frames (each call: a fresh
+    ``Captured``, iterated once; pass 1 takes the timeline from its session, no second replay).
 
     ``audio_content=False``: audio is validated, not decoded; each ``AudioRecord`` holds silence
     of its true length (enough for the plan, which needs lengths only)."""
 
-    def records() -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
-        session = CaptureSession(gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools,
-                                 audio_content=audio_content)
-        for frame in reader.frames():
-            for record in session.observe(frame.direction, frame.message, frame.arrival_ns):
-                if isinstance(record, AudioRecord | FrameRecord):
-                    yield record
-        if close is not None:
-            yield close
+    settings = CaptureSettings(gap_threshold_ms=gap_threshold_ms, pci_tools=tuple(pci_tools))
+
+    def records() -> Captured:
+        frames = ((f.direction, f.message, f.arrival_ns) for f in reader.frames())
+        return Captured(frames, close, settings, audio_content=audio_content)
 
     return records
 
