@@ -23,7 +23,7 @@ from tests.unit.archive.frames import MS, PCI_TOOL, frames, step
 )
 def test_the_capturing_session_gives_what_a_replay_gives(steps, seed, lost, close_ms, pci, audio_content) -> None:  # type: ignore[no-untyped-def]
     journal = frames(steps, seed, lost)
-    close = None if close_ms is None else CloseRecord(journal[-1][2] + close_ms * MS, 1000, "bye")
+    close = None if close_ms is None else CloseRecord((journal[-1][2] if journal else 0) + close_ms * MS, 1000, "bye")
     tools = (PCI_TOOL,) if pci else ()
     made = CaptureSettings(pci_tools=tools)
 
