@@ -14,6 +14,7 @@ parse. A frame never makes ``observe`` raise.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -528,8 +529,14 @@ class Captured:
         settings: CaptureSettings,
         *,
         audio_content: bool = True,
+        index_audio: bool = False,
     ) -> None:
+        """``index_audio``: note in ``audio_index`` every audio record's seq (= the frame's index
+        among ``frames``) times two, plus one if a PCI pause silenced it: all a later pass needs
+        to find the audio again in the same frames, at 8 bytes a frame (``done`` once iterated)."""
         self.settings = settings
+        self.audio_index: array[int] | None = array("q") if index_audio else None
+        self.done = False
         self.close = close
         self.session = CaptureSession(
             gap_threshold_ms=settings.gap_threshold_ms, archive_rate=settings.archive_rate,
@@ -545,9 +552,14 @@ class Captured:
         return self._records()
 
     def _records(self) -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
-        observe = self.session.observe
+        session, index = self.session, self.audio_index
         for direction, message, arrival_ns in self._frames:
             # the frame's own record comes first, then any timeline facts it caused
-            yield cast(AudioRecord | FrameRecord, observe(direction, message, arrival_ns)[0])
+            record = cast(AudioRecord | FrameRecord, session.observe(direction, message, arrival_ns)[0])
+            if index is not None and type(record) is AudioRecord:
+                silenced = record.direction is Direction.C2S and session.pci_paused  # (an audio frame never ends a pause)
+                index.append(record.seq * 2 + silenced)
+            yield record
+        self.done = True
         if self.close is not None:
             yield self.close
