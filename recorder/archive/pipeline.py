@@ -3,14 +3,17 @@
 A call's end (through the proxy's archiver process) and ``recorder recover`` both use
 ``archive_journal``; the journal is deleted only after the archive and its rows are committed,
 so a failure anywhere before leaves it for the next attempt. Capture runs here, not on the
-forwarding path: the journal holds raw frames and ``capture_records`` replays them through a
-fresh ``CaptureSession``, as many times as finalization iterates.
+forwarding path: the journal holds raw frames. Pass 1 replays them through a fresh
+``CaptureSession`` (audio validated, not decoded), whose state is the plan; pass 2 reads the
+frames again and decodes just the audio pass 1 found (``TwoPasses``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +24,12 @@ from recorder.archive.finalize import ArchiveResult, finalize_call
 from recorder.archive.store import ArchiveStore
 from recorder.call import CallMeta, CallSummary
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
-from recorder.capture.session import CaptureSession
+from recorder.archive.render import RenderError
+from recorder.capture.session import Captured, CaptureSettings
+from recorder.hydra.codec import parse
+from recorder.hydra.events import InputAudioAppend, OutputAudioDelta
+from recorder.units import AGENT_RATE, CALLER_RATE
+from recorder.values import Direction
 from recorder.crypto.age import Identity
 from recorder.crypto.keys import KeyStore
 from recorder.journal import (
@@ -39,35 +47,103 @@ from recorder.errors import RecorderError
 from recorder.redact import redact_payload
 
 __all__ = [
-    "Recovery", "archive_journal", "call_facts", "capture_records", "claim_orphans", "recover_orphans",
+    "Recovery", "TwoPasses", "archive_journal", "call_facts", "claim_orphans", "journal_audio", "recover_orphans",
     "store_rows",
 ]
 
 log = logging.getLogger(__name__)
 
-Records = Callable[[], Iterator[AudioRecord | FrameRecord | CloseRecord]]
+Frame = tuple[Direction, str | bytes, int]  # direction, message, arrival ns
 
 
-def capture_records(
-    reader: JournalReader, close: CloseRecord | None, *, gap_threshold_ms: float,
-    pci_tools: tuple[str, ...] = (), audio_content: bool = True,
-) -> Records:
-    """A factory of fresh iterators of capture's records, replayed from the journal's frames.
+def _frames(reader: JournalReader) -> Iterator[Frame]:
+    return ((f.direction, f.message, f.arrival_ns) for f in reader.frames())
 
-    ``audio_content=False``: audio is validated, not decoded; each ``AudioRecord`` holds silence
-    of its true length (enough for the plan, which needs lengths only)."""
 
-    def records() -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
-        session = CaptureSession(gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools,
-                                 audio_content=audio_content)
-        for frame in reader.frames():
-            for record in session.observe(frame.direction, frame.message, frame.arrival_ns):
-                if isinstance(record, AudioRecord | FrameRecord):
-                    yield record
-        if close is not None:
-            yield close
+class TwoPasses:
+    """The records of both passes over a journal, pass 2 without JSON or a capture session.
 
-    return records
+    ``plan_records`` is pass 1: capture's records with audio validated, not decoded, noting
+    which frames are audio (``Captured.audio_index``). ``records`` is pass 2, which needs only
+    each audio frame's PCM: it walks the same frames and decodes the base64 of just the frames
+    pass 1 noted, cut straight out of the raw message where that is provably the value JSON
+    would give (``_audio_text``), else parsed as before; PCI-silenced frames give silence.
+    Its non-audio frames are one shared placeholder: the render counts them, never reads them.
+    Before pass 1 is complete (or for a second plan) ``records`` is a full capture replay.
+    """
+
+    def __init__(self, frames: Callable[[], Iterable[Frame]], close: CloseRecord | None, *,
+                 gap_threshold_ms: float, pci_tools: tuple[str, ...] = ()) -> None:
+        self._frames = frames
+        self._close = close
+        self._settings = CaptureSettings(gap_threshold_ms=gap_threshold_ms, pci_tools=tuple(pci_tools))
+        self._pass1: Captured | None = None
+
+    def plan_records(self) -> Captured:
+        self._pass1 = Captured(self._frames(), self._close, self._settings, audio_content=False,
+                               index_audio=True)
+        return self._pass1
+
+    def records(self) -> Iterable[AudioRecord | FrameRecord | CloseRecord]:
+        done = self._pass1
+        if done is None or not done.done or done.audio_index is None:
+            return Captured(self._frames(), self._close, self._settings)
+        return journal_audio(self._frames(), done.audio_index)
+
+
+_OTHER = FrameRecord(-1, Direction.C2S, 0)  # stands in for every non-audio frame in pass 2
+_KEYS = {Direction.C2S: '"audio"', Direction.S2C: '"delta"'}
+_COLON = re.compile(r'[ \t\n\r]*:[ \t\n\r]*"')
+
+
+def _audio_text(direction: Direction, message: str) -> str | None:
+    """The audio field's value cut out of the raw JSON, or None when that cannot be proved.
+
+    Proved when the message has no backslash (no escapes anywhere: every quote delimits a
+    string, and every string is its value verbatim) and holds the key exactly once: that one
+    occurrence is then the top-level key the parser read (a valid audio frame has it)."""
+    if "\\" in message:
+        return None
+    key = _KEYS[direction]
+    at = message.find(key)
+    if at < 0 or message.find(key, at + len(key)) >= 0:
+        return None
+    colon = _COLON.match(message, at + len(key))
+    if colon is None:
+        return None
+    end = message.find('"', colon.end())
+    return None if end < 0 else message[colon.end() : end]
+
+
+def _pcm(direction: Direction, message: str | bytes) -> bytes:
+    text = _audio_text(direction, message) if isinstance(message, str) else None
+    if text is not None:
+        return base64.b64decode(text, validate=True)  # what ``hydra.codec.decode_audio`` does with it
+    event = parse(message, direction)
+    if not isinstance(event, InputAudioAppend | OutputAudioDelta):
+        raise RenderError(f"a journal frame capture read as audio is now {type(event).__name__}")
+    return event.pcm
+
+
+def journal_audio(
+    frames: Iterable[Frame], audio_index: Sequence[int]
+) -> Iterator[AudioRecord | FrameRecord]:
+    """Pass 2's records (see ``TwoPasses``): frame ``i`` is an ``AudioRecord`` (PCM and
+    direction only: the render reads nothing else) if ``audio_index`` names it, else a placeholder."""
+    wanted = iter(audio_index)
+    want = next(wanted, -1)
+    for seq, (direction, message, arrival_ns) in enumerate(frames):
+        if want >> 1 != seq:
+            yield _OTHER
+            continue
+        pcm = _pcm(direction, message)
+        if want & 1:
+            pcm = bytes(len(pcm))  # PCI pause: capture journaled silence in its place
+        rate = CALLER_RATE if direction is Direction.C2S else AGENT_RATE
+        yield AudioRecord(seq, direction, arrival_ns, pcm, rate, 0, 0)
+        want = next(wanted, -1)
+    if want != -1:
+        raise RenderError(f"journal frame {want >> 1} was audio in pass 1 and is missing in pass 2")
 
 
 def call_facts(scan: JournalScan, ended: CallMeta | None = None) -> CallMeta:
@@ -113,13 +189,11 @@ def archive_journal(
     reader = JournalReader(session_dir, identities=identities, session_key=session_key)
     scan = reader.scan()
     meta = call_facts(scan, ended)
-    records = capture_records(reader, scan.close, gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools)
-    lengths = capture_records(reader, scan.close, gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools,
-                              audio_content=False)
+    passes = TwoPasses(lambda: _frames(reader), scan.close, gap_threshold_ms=gap_threshold_ms, pci_tools=pci_tools)
     result = finalize_call(
-        records,
+        passes.records,
         meta,
-        plan_records=lengths,
+        plan_records=passes.plan_records,
         home=home,
         keystore=keystore,
         engine=engine,

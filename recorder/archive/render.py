@@ -54,7 +54,7 @@ from recorder.capture.records import (
     FrameRecord,
     TimelineRecord,
 )
-from recorder.capture.session import replay
+from recorder.capture.session import Captured, CaptureSettings, replay
 from recorder.capture.timeline import CutPolicy, Segment, Timeline, UnplayedSegment
 from recorder.errors import RecorderError
 from recorder.units import AGENT_RATE, CALLER_RATE
@@ -183,7 +183,8 @@ def plan(
     """Pass 1: replay ``records``; each event log line goes to ``events`` as it is made.
 
     A ``CloseRecord`` among ``records`` is used when ``close`` is not given; timeline records
-    are ignored (the replay derives them again).
+    are ignored (the replay derives them again). ``Captured`` records made with these very
+    settings are not replayed: the session that made them already holds what a replay would.
     """
     found = close
     count = 0
@@ -201,11 +202,20 @@ def plan(
         if found is not None:
             yield found
 
-    session = replay(
-        frames_then_close(),
-        archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
-        pci_tools=pci_tools,  # re-derives the PCI pauses (their audio is already silence)
-    )
+    settings = CaptureSettings(gap_threshold_ms, archive_rate, cut_policy, tuple(pci_tools))
+    if isinstance(records, Captured) and records.settings == settings:
+        # the session that made the records is already where a replay of them would end up
+        for _ in frames_then_close():
+            pass
+        session = records.session
+        if found is not None:
+            session.close(found.arrival_ns, code=found.code, reason=found.reason, closed_by=found.closed_by)
+    else:
+        session = replay(
+            frames_then_close(),
+            archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
+            pci_tools=pci_tools,  # re-derives the PCI pauses (their audio is already silence)
+        )
     if events is not None and found is not None:
         events(canonical_json(_close_json(found)) + b"\n")
     return CallPlan(archive_rate, session.summary(), session.timeline(), found, count)

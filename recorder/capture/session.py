@@ -14,7 +14,10 @@ parse. A frame never makes ``observe`` raise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import cast
 
 from recorder.capture.records import (
     AudioRecord,
@@ -498,3 +501,65 @@ def replay(records: Iterable[Record], **settings: object) -> CaptureSession:
                 record.arrival_ns, code=record.code, reason=record.reason, closed_by=record.closed_by
             )
     return session
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSettings:
+    """The settings a ``CaptureSession`` is made with (what decides its records and timeline)."""
+
+    gap_threshold_ms: float = 250.0
+    archive_rate: int = 48000
+    cut_policy: CutPolicy = CutPolicy()
+    pci_tools: tuple[str, ...] = ()
+
+
+class Captured:
+    """The audio and frame records a fresh ``CaptureSession`` makes of raw frames, then ``close``.
+
+    Iterate once; afterwards ``session`` is the session that made them, in the very state a
+    ``replay`` of the same records (before its close) rebuilds: every frame gives exactly one
+    audio or frame record and both number them in order, so pass 1 of a render can take the
+    timeline and summary from it instead of replaying the records through a second session.
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[tuple[Direction, str | bytes, int]],
+        close: CloseRecord | None,
+        settings: CaptureSettings,
+        *,
+        audio_content: bool = True,
+        index_audio: bool = False,
+    ) -> None:
+        """``index_audio``: note in ``audio_index`` every audio record's seq (= the frame's index
+        among ``frames``) times two, plus one if a PCI pause silenced it: all a later pass needs
+        to find the audio again in the same frames, at 8 bytes a frame (``done`` once iterated)."""
+        self.settings = settings
+        self.audio_index: array[int] | None = array("q") if index_audio else None
+        self.done = False
+        self.close = close
+        self.session = CaptureSession(
+            gap_threshold_ms=settings.gap_threshold_ms, archive_rate=settings.archive_rate,
+            cut_policy=settings.cut_policy, pci_tools=settings.pci_tools, audio_content=audio_content,
+        )
+        self._frames = frames
+        self._started = False
+
+    def __iter__(self) -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
+        if self._started:
+            raise RuntimeError("Captured records are iterated once: make a new Captured")
+        self._started = True
+        return self._records()
+
+    def _records(self) -> Iterator[AudioRecord | FrameRecord | CloseRecord]:
+        session, index = self.session, self.audio_index
+        for direction, message, arrival_ns in self._frames:
+            # the frame's own record comes first, then any timeline facts it caused
+            record = cast(AudioRecord | FrameRecord, session.observe(direction, message, arrival_ns)[0])
+            if index is not None and type(record) is AudioRecord:
+                silenced = record.direction is Direction.C2S and session.pci_paused  # (an audio frame never ends a pause)
+                index.append(record.seq * 2 + silenced)
+            yield record
+        self.done = True
+        if self.close is not None:
+            yield self.close
