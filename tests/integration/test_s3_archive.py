@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import shutil
 import signal
-import socket
 import sys
 import urllib.request
 import wave
@@ -55,9 +54,7 @@ URL = f"s3://{BUCKET}/{PREFIX}"
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's S3 server on a free loopback port; the AWS environment points boto3 at it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     # moto keeps its buckets in the process, whatever the server: start from none
