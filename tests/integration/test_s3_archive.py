@@ -81,6 +81,10 @@ def _metrics(path: Path) -> dict[str, float]:
     return {s.name: s.value for f in text_string_to_metric_families(path.read_text()) for s in f.samples}
 
 
+# SQLite only: the bucket is what this test is about; test_two_hosts runs the bucket with
+# PostgreSQL (two proxies and two workers), and the PostgreSQL paths of verify, export and
+# transcribe have their own tests
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_call_archived_to_the_bucket_is_verified_exported_transcribed_and_tamper_caught(
     s3: Any, home: Path, database_url: str, tmp_path: Path
 ) -> None:
