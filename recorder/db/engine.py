@@ -154,14 +154,37 @@ def open_database(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _sqlite_migration_lock(parsed: URL) -> Iterator[None]:
+    """Processes migrating one SQLite file take turns, as PostgreSQL's advisory lock in
+    migrations/env.py makes them: a proxy's archiver and a command started beside it on a new
+    database would otherwise both run the first migrations and one would fail half way.
+    The lock is an `flock` on the file's directory: SQLite's own locks on the file are POSIX
+    locks, which closing any other descriptor of the file would drop."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        yield
+        return
+    import fcntl
+    import os
+
+    fd = os.open(Path(str(parsed.database)).resolve().parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run repeatedly."""
     from alembic import command
     from alembic.util import CommandError
 
-    _private_sqlite_file(_parse(url))
+    parsed = _parse(url)
+    _private_sqlite_file(parsed)
     try:
-        command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
+        with _sqlite_migration_lock(parsed):
+            command.upgrade(alembic_config(url), revision)  # type: ignore[arg-type]
     except exc.SQLAlchemyError as error:
         raise DatabaseError(safe_url(url), f"migration failed: {_first_line(error)}") from error
     except CommandError as error:  # e.g. a revision this recorder does not know

@@ -1,5 +1,8 @@
 """One console site per database engine for the whole package: recording and transcribing
-the calls takes a while, and every test here only reads them (or signs in afresh)."""
+the calls takes a while, and every test here only reads them (or signs in afresh).
+
+Under pytest-xdist (`--dist loadgroup`) the tests of one site form one group, so each site is
+built once, on one worker, while the other engine's site is built on another."""
 
 from __future__ import annotations
 
@@ -30,6 +33,14 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     for url in _postgres_schema(pg):
         with console_site(home, url) as s:
             yield s
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.path.is_relative_to(here) and "site" in params:
+            item.add_marker(pytest.mark.xdist_group(f"console-{params['site']}"))
 
 
 def csrf_of(html: str) -> str:

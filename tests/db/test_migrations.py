@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -43,6 +47,24 @@ def test_no_pending_autogenerate_diff(database_url: str) -> None:
 def test_upgrade_is_repeatable(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "0007"
+    finally:
+        engine.dispose()
+
+
+def test_processes_migrating_a_new_database_at_once_all_succeed(database_url: str, home: Path) -> None:
+    """A proxy's archiver and a command started beside it both migrate a new database: they
+    take turns (PostgreSQL's advisory lock, an flock for SQLite) instead of one failing half way
+    with "table already exists" (which four racing processes hit almost every time without)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RECORDER_")},
+           "RECORDER_HOME": str(home), "RECORDER_DATABASE_URL": database_url}
+    processes = [subprocess.Popen([sys.executable, "-m", "recorder.cli.main", "db", "upgrade"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(timeout=60), *p.communicate()) for p in processes]
+    assert [code for code, _, _ in results] == [0] * 4, [err for _, _, err in results]
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:

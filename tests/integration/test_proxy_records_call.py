@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +20,11 @@ from sqlalchemy import create_engine, text
 from recorder.simulate.caller import CallScript, CallTranscript, run_call
 from recorder.simulate.hydra import HydraSimConfig, run_hydra_sim
 from tests.conftest import TEST_API_KEY
+from tests.ports import free_port
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def _env(home: Path, database_url: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import shutil
 import signal
-import socket
 import sys
 import urllib.request
 import wave
@@ -55,9 +54,7 @@ URL = f"s3://{BUCKET}/{PREFIX}"
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's S3 server on a free loopback port; the AWS environment points boto3 at it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     # moto keeps its buckets in the process, whatever the server: start from none
@@ -84,6 +81,10 @@ def _metrics(path: Path) -> dict[str, float]:
     return {s.name: s.value for f in text_string_to_metric_families(path.read_text()) for s in f.samples}
 
 
+# SQLite only: the bucket is what this test is about; test_two_hosts runs the bucket with
+# PostgreSQL (two proxies and two workers), and the PostgreSQL paths of verify, export and
+# transcribe have their own tests
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_call_archived_to_the_bucket_is_verified_exported_transcribed_and_tamper_caught(
     s3: Any, home: Path, database_url: str, tmp_path: Path
 ) -> None:
