@@ -47,10 +47,14 @@ def test_no_pending_autogenerate_diff(database_url: str) -> None:
 def test_upgrade_is_repeatable(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
+    assert _revision(database_url) == "0007"
+
+
+def _revision(database_url: str) -> str | None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0007"
+            return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
 
@@ -65,12 +69,7 @@ def test_processes_migrating_a_new_database_at_once_all_succeed(database_url: st
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     results = [(p.wait(timeout=60), *p.communicate()) for p in processes]
     assert [code for code, _, _ in results] == [0] * 4, [err for _, _, err in results]
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0007"
-    finally:
-        engine.dispose()
+    assert _revision(database_url) == "0007"
 
 
 def test_full_text_index_exists_on_each_engine(database_url: str) -> None:
