@@ -90,3 +90,13 @@ def frames(steps: list[str], seed: int, lost: float) -> list[Frame]:
             out.append((C2S, b"\x00binary", at))
     keep = rng.random(len(out)) >= lost
     return [f for f, k in zip(out, keep, strict=True) if k]
+
+
+# a random journal: what it holds, which frames it lost, its close, and whether a PCI tool runs
+JOURNAL = dict(
+    steps=st.lists(step, max_size=40),
+    seed=st.integers(0, 2**16),
+    lost=st.sampled_from([0.0, 0.1, 0.4]),
+    close_ms=st.none() | st.integers(0, 3000),
+    pci=st.booleans(),
+)

@@ -9,16 +9,12 @@ from hypothesis import strategies as st
 from recorder.archive.render import plan
 from recorder.capture.records import CloseRecord
 from recorder.capture.session import Captured, CaptureSettings
-from tests.unit.archive.frames import MS, PCI_TOOL, frames, step
+from tests.unit.archive.frames import JOURNAL, MS, PCI_TOOL, frames
 
 
 @settings(max_examples=80, deadline=None)
 @given(
-    steps=st.lists(step, max_size=40),
-    seed=st.integers(0, 2**16),
-    lost=st.sampled_from([0.0, 0.1, 0.4]),
-    close_ms=st.none() | st.integers(0, 3000),
-    pci=st.booleans(),
+    **JOURNAL,
     audio_content=st.booleans(),
 )
 def test_the_capturing_session_gives_what_a_replay_gives(steps, seed, lost, close_ms, pci, audio_content) -> None:  # type: ignore[no-untyped-def]

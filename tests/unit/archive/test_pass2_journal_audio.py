@@ -17,7 +17,7 @@ from recorder.archive.render import plan, render_audio
 from recorder.capture.records import AudioRecord, CloseRecord
 from recorder.capture.session import Captured, CaptureSettings
 from recorder.values import Direction
-from tests.unit.archive.frames import MS, PCI_TOOL, Frame, frames, step
+from tests.unit.archive.frames import JOURNAL, MS, PCI_TOOL, Frame, frames
 
 C2S, S2C = Direction.C2S, Direction.S2C
 
@@ -33,11 +33,7 @@ def _render(records, plan_records, close, tools, max_lead):  # type: ignore[no-u
 
 @settings(max_examples=80, deadline=None)
 @given(
-    steps=st.lists(step, max_size=40),
-    seed=st.integers(0, 2**16),
-    lost=st.sampled_from([0.0, 0.1, 0.4]),
-    close_ms=st.none() | st.integers(0, 3000),
-    pci=st.booleans(),
+    **JOURNAL,
     max_lead=st.sampled_from([0, 1 << 22]),  # 0: each channel reads a pass of its own
 )
 def test_pass_two_from_raw_frames_renders_what_the_capture_replay_rendered(  # type: ignore[no-untyped-def]
