@@ -197,6 +197,7 @@ def finalize_call(
         reason = getattr(meta, "reason", None)  # CallMeta may carry why the call is incomplete
     meta, state = _resolve_state(meta, state, reason)
     store = store or ArchiveStore(home)
+    plans: Records = plan_records or records
     dest = store.path_for(meta.id, meta.started_at)
     settings: dict[str, Any] = dict(
         close=close, archive_rate=archive_rate, gap_threshold_ms=gap_threshold_ms, cut_policy=cut_policy,
@@ -208,8 +209,7 @@ def finalize_call(
         try:
             with store.stage(meta.id, meta.started_at) as staging:
                 recipients = keystore.recipients(ARCHIVE_TIER)
-                call, entries = _stage_files(staging, records, plan_records or records, meta, recipients, rng,
-                                             settings)
+                call, entries = _stage_files(staging, records, plans, meta, recipients, rng, settings)
                 summary = call.summary
                 signing_key = keystore.signing_key()
                 manifest = Manifest(
@@ -222,7 +222,7 @@ def finalize_call(
         except ArchiveExists:
             reused = True  # another finalizer won the race: use its archive
     if reused:
-        summary = plan((plan_records or records)(), **settings).summary
+        summary = plan(plans(), **settings).summary
     manifest, data = check_archive(store, dest, keystore.verify_keys())
     info = RecordingInfo(
         session_id=meta.id,
