@@ -10,7 +10,6 @@ frames again and decodes just the audio pass 1 found (``TwoPasses``).
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +25,7 @@ from recorder.call import CallMeta, CallSummary
 from recorder.capture.records import AudioRecord, CloseRecord, FrameRecord
 from recorder.archive.render import RenderError
 from recorder.capture.session import Captured, CaptureSettings
-from recorder.hydra.codec import parse
+from recorder.hydra.codec import b64decode, parse
 from recorder.hydra.events import InputAudioAppend, OutputAudioDelta
 from recorder.units import AGENT_RATE, CALLER_RATE
 from recorder.values import Direction
@@ -118,7 +117,7 @@ def _audio_text(direction: Direction, message: str) -> str | None:
 def _pcm(direction: Direction, message: str | bytes) -> bytes:
     text = _audio_text(direction, message) if isinstance(message, str) else None
     if text is not None:
-        return base64.b64decode(text, validate=True)  # what ``hydra.codec.decode_audio`` does with it
+        return b64decode(text)  # what ``hydra.codec.decode_audio`` does with it
     event = parse(message, direction)
     if not isinstance(event, InputAudioAppend | OutputAudioDelta):
         raise RenderError(f"a journal frame capture read as audio is now {type(event).__name__}")

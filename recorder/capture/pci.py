@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 
 from recorder.capture.session import CaptureSession
+from recorder.hydra.codec import b64decode
 from recorder.hydra.events import InputAudioAppend
 from recorder.values import Direction
 
@@ -41,7 +42,7 @@ def silenced(message: str) -> str:
     """An ``input_audio_buffer.append`` frame with the same fields and its audio all zeros."""
     try:
         event = json.loads(message)
-        pcm = base64.b64decode(event["audio"], validate=True)
+        pcm = b64decode(event["audio"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         return message  # not audio capture can read: it records none from it either
     if not isinstance(event, dict) or event.get("type") != InputAudioAppend.TYPE:

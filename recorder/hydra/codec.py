@@ -24,6 +24,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pybase64
+
 from recorder.hydra.events import (
     ConversationItem,
     ConversationItemAdded,
@@ -126,6 +128,20 @@ def _item(value: Any) -> ConversationItem | None:
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
+def b64decode(value: str) -> bytes:
+    """Exactly ``base64.b64decode(value, validate=True)``: same bytes, same errors, 30x faster.
+
+    The standard library decodes about 500 MB/s, a fifth of an archiver's time on agent audio;
+    pybase64 (SIMD) returns the same bytes for everything it accepts, but refuses a few inputs
+    the standard library takes (e.g. surplus padding), so those, and every error, are left to
+    the standard library to judge.
+    """
+    try:
+        return pybase64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error included
+        return base64.b64decode(value, validate=True)
+
+
 def _b64_length(value: str) -> int | None:
     """The length ``base64.b64decode(value, validate=True)`` returns, when a cheap check proves
     it succeeds (ASCII alphabet, length a multiple of 4, at most two '=' at the end); None for
@@ -151,7 +167,7 @@ def decode_audio(value: Any, field_name: str, *, content: bool = True) -> bytes:
         missing = "missing" if value is None else f"a JSON {type(value).__name__}, not a string"
         raise AudioDecodeError(f"{field_name} is {missing}")
     try:
-        pcm = base64.b64decode(value, validate=True)
+        pcm = b64decode(value)
     except (binascii.Error, ValueError) as exc:
         raise AudioDecodeError(f"{field_name} is not valid base64 ({len(value)} chars): {exc}") from exc
     if len(pcm) % BYTES_PER_SAMPLE:

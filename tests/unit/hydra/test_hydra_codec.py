@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.hydra import events as ev
-from recorder.hydra.codec import encode, parse
+from recorder.hydra.codec import b64decode, encode, parse
 from recorder.hydra.events import Direction
 
 C2S, S2C = Direction.C2S, Direction.S2C
@@ -302,3 +302,31 @@ def test_audio_validated_without_decoding_rejects_what_decoding_rejects() -> Non
         else:
             assert isinstance(decoded, ev.InputAudioAppend)
             assert checked == ev.InputAudioAppend(bytes(len(decoded.pcm)), "e1")
+
+
+def _stdlib_b64(value: str) -> bytes | str:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _fast_b64(value: str) -> bytes | str:
+    try:
+        return b64decode(value)
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(value=b64ish | st.text(max_size=16) | st.binary(max_size=4096).map(lambda b: base64.b64encode(b).decode()))
+def test_the_fast_base64_decoder_is_the_standard_librarys(value: str) -> None:
+    """Same bytes for what the standard library accepts, the same error for what it refuses:
+    surplus padding, a padding-only tail, characters off the alphabet, non-ASCII."""
+    assert _fast_b64(value) == _stdlib_b64(value)
+
+
+@pytest.mark.parametrize("value", ["QUJDRA=", "QUJDRA===", "QUJDRA=====", "=", "==", "====", "QQ=", "Q", "QUJDRA==QQ==",
+                                   "QU\nJD", "QUJDé", "", "AAAA" * 5000])
+def test_the_fast_base64_decoder_agrees_on_the_edge_cases(value: str) -> None:
+    assert _fast_b64(value) == _stdlib_b64(value)
