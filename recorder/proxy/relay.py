@@ -115,27 +115,33 @@ class Relay:
         )
 
     async def _pump(self, src: Connection, dst: Connection, direction: Direction) -> None:
-        counter = "bytes_c2s" if direction is Direction.C2S else "bytes_s2c"
+        tee, clock, origin = self._tee, self._clock, self._origin  # locals: read for every message
+        forwarded = 0
         try:
             async for message in src:
-                arrival = self._clock() - self._origin
+                arrival = clock() - origin
                 try:
                     await dst.send(message)
                 except ConnectionClosed:
                     break  # dst's own pump sees the close and propagates it
-                setattr(self.result, counter, getattr(self.result, counter) + len(message))
-                self._safe_tee(direction, message, arrival)
+                forwarded += len(message)
+                try:
+                    tee(direction, message, arrival)
+                except Exception:  # the recording must never break the call
+                    self._tee_failed(direction)
         except ConnectionClosed:
             pass  # abnormal close of src: handled below like any close
+        finally:
+            if direction is Direction.C2S:
+                self.result.bytes_c2s += forwarded
+            else:
+                self.result.bytes_s2c += forwarded
         await self._propagate(src, dst, direction)
 
-    def _safe_tee(self, direction: Direction, message: str | bytes, arrival: int) -> None:
-        try:
-            self._tee(direction, message, arrival)
-        except Exception:  # the recording must never break the call
-            self.result.tee_failures += 1
-            if self.result.tee_failures == 1:
-                log.exception("recording failed for a %s frame; forwarding continues", direction)
+    def _tee_failed(self, direction: Direction) -> None:
+        self.result.tee_failures += 1
+        if self.result.tee_failures == 1:
+            log.exception("recording failed for a %s frame; forwarding continues", direction)
 
     async def _propagate(self, src: Connection, dst: Connection, direction: Direction) -> None:
         if src.close_code is None:  # src still open: we stopped because dst went away
