@@ -19,6 +19,7 @@ The process ends when the proxy closes its end of the pipe (or dies).
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import logging
@@ -251,6 +252,8 @@ def serve(settings: Settings, conn: Connection) -> None:
     threading.Thread(target=_inbox, args=(conn, inbox), name="archiver-inbox", daemon=True).start()
     worker = _Worker(settings, conn)
     import recorder.archive.pipeline  # noqa: F401 - pay for numpy, soxr & co. once, before the first call ends
+
+    gc.freeze()  # the modules and the engine stay: collections during a job walk the job's objects only
     try:
         while True:
             now = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -35,6 +36,8 @@ async def run_proxy(
     server = ProxyServer(settings, recorder)
     await server.start(reuse_port=worker is not None)
     from recorder.db.engine import safe_url  # after listening: sqlalchemy is slow to import
+
+    gc.freeze()  # what start-up built lives as long as the process: no collection walks it again
 
     scheme = "wss" if settings.certfile else "ws"
     log.log(
