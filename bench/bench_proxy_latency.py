@@ -7,9 +7,13 @@ Small check:  python bench/bench_proxy_latency.py --calls 1 5 --seconds 4 --repe
         --long-call-minutes 1 --orphans 5
 
 Each simulated call streams like a real one: the client sends a 20 ms caller frame every 20 ms
-(`input_audio_buffer.append`, 640 bytes of PCM), the upstream sends a 200 ms agent frame every
-100 ms (`response.output_audio.delta`, 19,200 bytes: twice real time, as Hydra does). Every
-frame carries its send time (CLOCK_MONOTONIC, shared by all processes), its call and its
+(`input_audio_buffer.append`, 640 bytes of PCM), the upstream an agent delta
+(`response.output_audio.delta`, 48 kHz) of `--agent-ms` (40 ms: 3,840 bytes) every
+`--agent-ms / --agent-speed`: by default agent audio in real time for the whole call, as the
+load the targets were set on. `--agent-ms 200 --agent-speed 2` is the heavier load of Hydra's
+large deltas at twice real time: as many bytes per message as the relay ever forwards, twice
+the audio to archive, and a fifth of the agent messages (so less relay work to compare with).
+Every frame carries its send time (CLOCK_MONOTONIC, shared by all processes), its call and its
 sequence number, so the receiver measures latency and counts frames lost, reordered and
 duplicated. Three targets, each a fresh process per run, in the same batch:
 
@@ -53,7 +57,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 CALLER_PCM = base64.b64encode(bytes(640)).decode()
-AGENT_PCM = base64.b64encode(bytes(19_200)).decode()
 TICK = os.sysconf("SC_CLK_TCK")
 ARCHIVER = "rec-archiver"  # the archiver process's name (recorder/archive/archiver.py)
 
@@ -63,10 +66,10 @@ def caller_frame(now: int, call: int, seq: int) -> str:
         now, call, seq, CALLER_PCM)
 
 
-def agent_frame(now: int, call: int, seq: int) -> str:
+def agent_frame(now: int, call: int, seq: int, pcm: str) -> str:
     return (
         '{"type":"response.output_audio.delta","event_id":"t%d_%d_%d","response_id":"resp_1",'
-        '"item_id":"item_1","output_index":0,"content_index":0,"delta":"%s"}' % (now, call, seq, AGENT_PCM)
+        '"item_id":"item_1","output_index":0,"content_index":0,"delta":"%s"}' % (now, call, seq, pcm)
     )
 
 
@@ -105,6 +108,12 @@ class Tally:
 class Load:
     c2s: Tally = field(default_factory=Tally)
     s2c: Tally = field(default_factory=Tally)
+    agent_ms: int = 40  # audio per agent delta (48 kHz)
+    agent_speed: float = 1.0  # agent audio per second of call
+
+    @property
+    def agent_pcm(self) -> str:
+        return base64.b64encode(bytes(self.agent_ms * 96)).decode()
 
 
 async def paced(period_s: float, stop_at: float, send: Callable[[int], Awaitable[None]]) -> int:
@@ -123,18 +132,20 @@ async def paced(period_s: float, stop_at: float, send: Callable[[int], Awaitable
 
 
 async def upstream_handler(connection: ServerConnection, load: Load, speed: float) -> None:
-    """Agent frames every 100 ms (/speed) until the client says `bench.end`; then the count."""
+    """An agent delta every `agent_ms / agent_speed` (/speed) until the client says `bench.end`;
+    then the count."""
     call = int(connection.request.path.rsplit("call=", 1)[1]) if connection.request else -1
     done = asyncio.Event()
     sent = 0
+    pcm, period_s = load.agent_pcm, load.agent_ms / 1000 / load.agent_speed / speed
 
     async def write_until_done() -> None:
         nonlocal sent
         next_at = time.monotonic()
         while not done.is_set():
-            await connection.send(agent_frame(time.monotonic_ns(), call, sent))
+            await connection.send(agent_frame(time.monotonic_ns(), call, sent, pcm))
             sent += 1
-            next_at += 0.1 / speed
+            next_at += period_s
             try:
                 await asyncio.wait_for(done.wait(), max(0.0, next_at - time.monotonic()))
             except TimeoutError:
@@ -431,7 +442,8 @@ async def latency_table(upstream: str, plan: list[tuple[int, int]], seconds: flo
                     result = await run_target(target, upstream, calls, workers, seconds, load)
                 runs.setdefault((calls, target), []).append(result)
                 print(f"# rep {rep + 1}/{repeat}: {calls} calls, {target} done", file=sys.stderr, flush=True)
-    print(f"\n{seconds:.0f} s per call; ms; added = target - direct (same run); median of {repeat}")
+    print(f"\n{seconds:.0f} s per call, caller 20 ms frames and agent {load.agent_ms} ms deltas at "
+          f"{load.agent_speed:g}× real time; ms; added = target - direct (same run); median of {repeat}")
     print("| calls | target | added p50 c→H / H→c | added p99 c→H / H→c | CPU s per session-min "
           "(forwarding / + archiver) | peak RSS MB | lost / reordered / duplicated |")
     print("|---|---|---|---|---|---|---|")
@@ -555,7 +567,7 @@ async def orphans_run(upstream: str, count: int, load: Load) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    load = Load()
+    load = Load(agent_ms=args.agent_ms, agent_speed=args.agent_speed)
     workers_at = dict(tuple(map(int, w.split("="))) for w in args.workers_at)
 
     async def handler(connection: ServerConnection) -> None:
@@ -581,6 +593,9 @@ if __name__ == "__main__":
                         help="proxy --workers for a number of calls (others: 1)")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each call")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--agent-ms", type=int, default=40, help="audio per agent delta (ms)")
+    parser.add_argument("--agent-speed", type=float, default=1.0,
+                        help="agent audio per second of call (2: Hydra's twice real time)")
     parser.add_argument("--long-call-minutes", type=float, default=30.0)
     parser.add_argument("--orphans", type=int, default=100)
     parser.add_argument("--serve-relay", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
