@@ -56,7 +56,6 @@ from recorder.archive.render import (
     DEFAULT_ARCHIVE_RATE,
     CallPlan,
     RenderError,
-    canonical_json,
     flac_writer,
     plan,
     render_audio,
@@ -141,7 +140,8 @@ def _stage_files(
         recording = flac(RECORDING, 2)
         unplayed = flac(UNPLAYED, 1) if call.timeline.unplayed_length else _nothing_cut
         render_audio(records, call, recording, unplayed)
-    staging.write(ALIGNMENT, age.encrypt(canonical_json(call.alignment()), recipients, rng=rng))
+    with staging.create(ALIGNMENT) as f, age.AgeWriter(f, recipients, rng=rng) as alignment:
+        call.write_alignment(alignment.write)
     staging.write(CALL, age.encrypt(calljson.dump(meta, call.summary), recipients, rng=rng))
     key_ids = age.recipient_key_ids(recipients)
     names = [RECORDING, EVENTS, ALIGNMENT, CALL, *([UNPLAYED] if call.timeline.unplayed_length else [])]

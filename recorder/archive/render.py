@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -168,6 +169,11 @@ class CallPlan:
 
     def alignment(self) -> dict[str, Any]:
         return _alignment(self.timeline, self.close)
+
+    def write_alignment(self, write: Callable[[bytes], object]) -> None:
+        """``canonical_json(self.alignment())`` in pieces: its long lists (a run per caller
+        frame when the caller sends faster than real time) are never whole in memory."""
+        _write_canonical(_alignment(self.timeline, self.close, listed=_Listed), write)
 
 
 def plan(
@@ -581,7 +587,36 @@ def _fact(e: TimelineRecord) -> dict[str, Any]:
     }
 
 
-def _alignment(timeline: Timeline, close: CloseRecord | None) -> dict[str, Any]:
+class _Listed:
+    """A list of an alignment document that ``_write_canonical`` writes item by item."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def _write_canonical(doc: dict[str, Any], write: Callable[[bytes], object], batch: int = 512) -> None:
+    """The bytes of ``canonical_json`` for ``doc`` with its ``_Listed`` values made as written."""
+    write(b"{")
+    for i, key in enumerate(sorted(doc)):
+        write((b"," if i else b"") + canonical_json(key) + b":")
+        value = doc[key]
+        if not isinstance(value, _Listed):
+            write(canonical_json(value))
+            continue
+        items, separator = iter(value.items), b""
+        write(b"[")
+        while chunk := [canonical_json(item) for item in itertools.islice(items, batch)]:
+            write(separator + b",".join(chunk))
+            separator = b","
+        write(b"]")
+    write(b"}")
+
+
+def _alignment(
+    timeline: Timeline, close: CloseRecord | None, listed: Callable[[Iterable[Any]], Any] = list
+) -> dict[str, Any]:
     rate = timeline.archive_rate
     return {
         "format": ALIGNMENT_FORMAT,
@@ -595,24 +630,24 @@ def _alignment(timeline: Timeline, close: CloseRecord | None) -> dict[str, Any]:
         "duration_samples": timeline.end,
         "duration_ms": timeline.end * 1000 / rate,
         "caller_max_drift_samples": timeline.caller_max_drift,
-        "gaps": [_fact(e) for e in timeline.gaps],
-        "drifts": [_fact(e) for e in timeline.drifts],
-        "cuts": [_fact(e) for e in timeline.cuts],
-        "pauses": [_fact(e) for e in timeline.pauses],  # PCI pauses: caller silenced on purpose
-        "caller_runs": [
+        "gaps": listed(_fact(e) for e in timeline.gaps),
+        "drifts": listed(_fact(e) for e in timeline.drifts),
+        "cuts": listed(_fact(e) for e in timeline.cuts),
+        "pauses": listed(_fact(e) for e in timeline.pauses),  # PCI pauses: caller silenced on purpose
+        "caller_runs": listed(
             {"start": r.start, "length": r.length, "src_samples": r.src_samples,
              "first_seq": r.first_seq, "last_seq": r.last_seq}
             for r in _caller_runs(timeline)
-        ],
+        ),
         "agent_segments": len(timeline.agent),
         "unplayed_samples": timeline.unplayed_length,
-        "unplayed": [
+        "unplayed": listed(
             {"seq": u.seq, "response_id": u.response_id, "cut_position": u.cut_position,
              "trigger": None if u.trigger is None else str(u.trigger),
              "scheduled_start": u.scheduled_start, "offset": u.track_offset, "length": u.length,
              "src_offset": u.src_offset, "src_samples": u.src_samples}
             for u in timeline.unplayed
-        ],
+        ),
         "close": None if close is None else _close_json(close),
     }
 

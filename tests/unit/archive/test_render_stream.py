@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.archive.render import plan, render_audio
+from recorder.archive.render import _Listed, _write_canonical, canonical_json, plan, render_audio
 from recorder.capture.records import AudioRecord, Direction, FrameRecord, Record
 from recorder.capture.session import CaptureSession
 from tests.unit.archive import reference_render
@@ -102,6 +102,9 @@ def test_streaming_render_equals_the_former_render(bursts, responses, seed, clos
     assert b"".join(events) == expected.events
     alignment = call.alignment()  # every field of the former render, identical (later fields are not its to judge)
     assert {k: alignment[k] for k in expected.alignment} == expected.alignment
+    written: list[bytes] = []
+    call.write_alignment(written.append)  # what the archive holds, streamed: the same bytes
+    assert b"".join(written) == canonical_json(alignment)
     assert (call.summary, call.timeline) == (expected.summary, expected.timeline)
     assert call.frames == sum(isinstance(r, (AudioRecord, FrameRecord)) for r in records)
 
@@ -122,3 +125,18 @@ def test_a_channel_far_ahead_reads_a_pass_of_its_own_and_renders_the_same() -> N
     assert len(passes) == 3  # the shared pass, and one of its own for the channel ahead
     assert np.array_equal(np.concatenate(stereo), expected.stereo)
     assert np.array_equal(np.concatenate(unplayed), expected.unplayed)
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=6)
+json_item = json_leaf | st.dictionaries(st.text(max_size=4), json_leaf, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=st.dictionaries(st.text(max_size=6), json_item | st.lists(json_item, max_size=9), max_size=6),
+       batch=st.integers(1, 4))
+def test_a_document_written_in_pieces_is_its_canonical_json(doc: dict[str, object], batch: int) -> None:
+    """Lists written item by item in batches of any size: exactly the bytes of the whole."""
+    lazy = {k: _Listed(iter(v)) if isinstance(v, list) else v for k, v in doc.items()}
+    written: list[bytes] = []
+    _write_canonical(lazy, written.append, batch=batch)
+    assert b"".join(written) == canonical_json(doc)
