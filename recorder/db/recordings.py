@@ -113,11 +113,11 @@ def record_archive(
     def work(session: Session) -> bool:
         new_call = session.get(CallSession, meta.id) is None
         if new_call:
-            write_call(session, meta, summary, redact_json=redact_json)
+            call = write_call(session, meta, summary, redact_json=redact_json)
             session.flush()
-        write_recording(session, info)
+        recording = write_recording(session, info)
         if new_call:
-            usage.record(session, meta.id)
+            usage.record(session, call, recording.state)
         ensure_ledger_entry(session, info, now=now, head=head)  # last: the chain head is held the shortest
         return new_call
 

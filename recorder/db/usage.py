@@ -91,10 +91,10 @@ def _load(session: Session, ids: Sequence[str]) -> list[tuple[CallSession, str |
     return [(call, state) for call, state in rows]
 
 
-def record(session: Session, session_id: str) -> None:
-    """Write (or rewrite) one call's rollup row (flushed, not committed)."""
-    for call, state in _load(session, [session_id]):
-        session.merge(build_row(call, state))
+def record(session: Session, call: CallSession, recording_state: str | None) -> None:
+    """Write (or rewrite) the rollup row of a call this session has just written (flushed, not
+    committed): built from its rows in memory, its responses and tool calls not read back."""
+    session.merge(build_row(call, recording_state))
     session.flush()
 
 
