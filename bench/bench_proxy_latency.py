@@ -282,12 +282,17 @@ def tree(root: int) -> list[int]:
     return out
 
 
-def cpu_s(pid: int) -> float:
+def _stat_cpu_s(stat: Path) -> float:
+    """User + system CPU seconds from a /proc `stat` file (0 if the process is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_s(pid: int) -> float:
+    return _stat_cpu_s(Path(f"/proc/{pid}/stat"))
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -309,11 +314,7 @@ def is_archiver(pid: int) -> bool:
 
 def main_thread_cpu_s(pid: int) -> float:
     """CPU of the process's main thread alone (its event loop, for the relay and the proxy)."""
-    try:
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return _stat_cpu_s(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 @dataclass
