@@ -301,16 +301,13 @@ def main(minutes: list[float]) -> None:
             else:
                 r = measure(job, m)
             cpu = float(r["cpu_s"])  # type: ignore[arg-type]
-            if job == "journal":
+            if job in ("journal", "finalize"):
                 alone = float(r["finalize_cpu_s"])  # type: ignore[arg-type]
-                notes = (f"archive_journal alone: {alone:.2f} s CPU = {call_s / alone:.0f}x real time, "
-                         f"RSS {r['rss_before_mb']:.0f} MB before it, at most {r['rss_during_mb']:.0f} MB "
-                         f"during it")
-            elif job == "finalize":
-                alone = float(r["finalize_cpu_s"])  # type: ignore[arg-type]
-                notes = (f"finalize_call alone: {alone:.2f} s CPU = {call_s / alone:.0f}x real time, "
-                         f"RSS {r['rss_before_mb']:.0f} MB before it, at most {r['rss_during_mb']:.0f} MB "
-                         f"during it; archive {r['archive_mb']:.0f} MB")
+                notes = (f"{'archive_journal' if job == 'journal' else 'finalize_call'} alone: {alone:.2f} s "
+                         f"CPU = {call_s / alone:.0f}x real time, RSS {r['rss_before_mb']:.0f} MB before it, "
+                         f"at most {r['rss_during_mb']:.0f} MB during it")
+                if job == "finalize":
+                    notes += f"; archive {r['archive_mb']:.0f} MB"
             elif job == "flac":
                 notes = (f"baseline: FLAC {r['flac_mb']:.0f} MB; the encode alone {r['encode_cpu_s']:.2f} s CPU "
                          f"= {call_s / float(r['encode_cpu_s']):.0f}x real time")  # type: ignore[arg-type]
